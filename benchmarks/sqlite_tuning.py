@@ -1,0 +1,147 @@
+"""SQLite under write contention: what an application has today against outgrow, in one run.
+
+One workload (benchmarks share it with tests/test_contention.py): 4 writer processes run read-then-write
+transactions (read a balance, write it back plus one, add a ledger row) while 4 reader processes read;
+a fixed count each. The same workload runs on
+
+  sqlalchemy-default  create_engine("sqlite:///...") as an application writes it, engine.begin()
+  stdlib-begin        sqlite3 defaults (rollback journal, 5 s timeout) with an explicit BEGIN
+  sqlite3-tuned       raw sqlite3 tuned by hand: WAL, synchronous=NORMAL, busy_timeout, BEGIN IMMEDIATE
+  outgrow             outgrow.connect()
+  outgrow-plugin      create_engine("sqlite:///...?plugin=outgrow")
+
+and prints throughput, p95 latency, busy errors and lost updates (the final balance tells), then ratios.
+
+    ./run bench sqlite_tuning [--transactions 500] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from outgrow.testing.contention import (
+    ContentionResult,
+    CounterClient,
+    open_outgrow_client,
+    open_plugin_client,
+    run_contention,
+)
+from outgrow.testing.contention import _EngineClient as EngineClient
+
+_READ = "SELECT balance FROM accounts WHERE id = 1"
+_WRITE = "UPDATE accounts SET balance = ? WHERE id = 1"
+_LEDGER = "INSERT INTO ledger (writer, seq) VALUES (?, ?)"
+_READ_ALL = "SELECT sum(balance), (SELECT count(*) FROM ledger) FROM accounts"
+
+
+class Sqlite3Client:
+    """Raw sqlite3 with the transaction opened by an explicit BEGIN statement."""
+
+    def __init__(self, path: str, begin: str, pragmas: tuple[str, ...]) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        for pragma in pragmas:
+            self.conn.execute(pragma).fetchall()
+        self.begin = begin
+
+    def increment(self, writer: int, seq: int) -> None:
+        self.conn.execute(self.begin)
+        try:
+            (balance,) = self.conn.execute(_READ).fetchone()
+            self.conn.execute(_WRITE, (balance + 1,))
+            self.conn.execute(_LEDGER, (writer, seq))
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def read(self) -> None:
+        self.conn.execute(_READ_ALL).fetchone()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_sqlalchemy_default(path: str) -> CounterClient:
+    return EngineClient(create_engine(f"sqlite:///{path}"))
+
+
+def open_stdlib_begin(path: str) -> CounterClient:
+    return Sqlite3Client(path, "BEGIN", ())
+
+
+def open_sqlite3_tuned(path: str) -> CounterClient:
+    return Sqlite3Client(path, "BEGIN IMMEDIATE", (
+        "PRAGMA busy_timeout = 5000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"))
+
+
+VARIANTS: dict[str, Callable[[str], CounterClient]] = {
+    "sqlalchemy-default": open_sqlalchemy_default,
+    "stdlib-begin": open_stdlib_begin,
+    "sqlite3-tuned": open_sqlite3_tuned,
+    "outgrow": open_outgrow_client,
+    "outgrow-plugin": open_plugin_client,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transactions", type=int, default=500, help="read-then-write transactions per writer")
+    parser.add_argument("--reads", type=int, default=500, help="reads per reader")
+    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--readers", type=int, default=4)
+    parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="run only these variants")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args()
+
+    results: dict[str, ContentionResult] = {}
+    with tempfile.TemporaryDirectory(prefix="outgrow-bench-") as scratch:
+        for name, opener in VARIANTS.items():
+            if args.only and name not in args.only:
+                continue
+            print(f"running {name} ...", file=sys.stderr)
+            results[name] = run_contention(
+                Path(scratch) / f"{name}.db", opener, writers=args.writers, readers=args.readers,
+                transactions_per_writer=args.transactions, reads_per_reader=args.reads, reader_processes=True)
+    rows = {
+        name: {
+            "transactions_per_s": round(r.transactions_per_s), "p95_ms": round(r.p95_ms, 2),
+            "committed": r.committed, "busy_errors": r.busy_errors,
+            "other_errors": len(r.errors) + len(r.read_errors) - r.busy_errors,
+            "lost_updates": r.lost_updates, "missing_rows": r.missing_ledger_rows,
+            "first_error": (r.errors + r.read_errors or [""])[0],
+        }
+        for name, r in results.items()
+    }
+    ratios = {}
+    if "outgrow" in results:
+        base = results["outgrow"].transactions_per_s
+        for name in ("sqlalchemy-default", "stdlib-begin", "sqlite3-tuned"):
+            if name in results and results[name].transactions_per_s:
+                ratios[f"outgrow / {name}"] = round(base / results[name].transactions_per_s, 2)
+    if args.json:
+        print(json.dumps({"workload": vars(args), "results": rows, "ratios": ratios}, indent=2))
+        return 0
+    print(f"\n{args.writers} writer processes x {args.transactions} read-then-write transactions, "
+          f"{args.readers} reader processes x {args.reads} reads\n")
+    header = f"{'variant':<20}{'tx/s':>8}{'p95 ms':>9}{'busy':>7}{'other':>7}{'lost':>7}{'missing':>9}"
+    print(header)
+    print("-" * len(header))
+    for name, row in rows.items():
+        print(f"{name:<20}{row['transactions_per_s']:>8}{row['p95_ms']:>9}{row['busy_errors']:>7}"
+              f"{row['other_errors']:>7}{row['lost_updates']:>7}{row['missing_rows']:>9}")
+    print()
+    for label, ratio in ratios.items():
+        print(f"{label:<36} {ratio:>6.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The Typer application; each command lives in its own module and only parses, calls and renders."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from outgrow.cli import demo_command, info_command
+from outgrow.cli.render import error_console, print_error
+from outgrow.errors import OutgrowError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="outgrow",
+    help="Start on SQLite, know when you outgrow it, move to PostgreSQL with nothing lost.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("info")(info_command.info)
+app.command("demo")(demo_command.demo)
+
+
+def main() -> None:
+    """Entry point of the ``outgrow`` script: OutgrowError becomes one line and its exit code."""
+    try:
+        app(prog_name="outgrow")
+    except OutgrowError as exc:
+        print_error(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        error_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("OUTGROW_DEBUG"):
+            raise
+        error_console.print(
+            f"[bold red]error:[/] unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            "\n[yellow]hint:[/] this is a bug in outgrow; run again with OUTGROW_DEBUG=1 for the traceback",
+            soft_wrap=True, markup=True,
+        )
+        sys.exit(1)

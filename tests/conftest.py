@@ -25,3 +25,6 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def outgrow_cli() -> list[str]:
     """The command that runs the CLI in a real subprocess (as a user would)."""
     return [sys.executable, "-m", "outgrow"]
+
+
+pytest_plugins = ["pytester"]

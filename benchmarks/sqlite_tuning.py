@@ -7,6 +7,7 @@ a fixed count each. The same workload runs on
   sqlalchemy-default  create_engine("sqlite:///...") as an application writes it, engine.begin()
   stdlib-begin        sqlite3 defaults (rollback journal, 5 s timeout) with an explicit BEGIN
   sqlite3-tuned       raw sqlite3 tuned by hand: WAL, synchronous=NORMAL, busy_timeout, BEGIN IMMEDIATE
+  sqlalchemy-tuned    the minimal SQLAlchemy recipe: the same pragmas, a "begin" event sending BEGIN IMMEDIATE
   outgrow             outgrow.connect()
   outgrow-plugin      create_engine("sqlite:///...?plugin=outgrow")
 
@@ -25,7 +26,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine, event
 
 from outgrow.testing.contention import (
     ContentionResult,
@@ -69,6 +70,22 @@ class Sqlite3Client:
         self.conn.close()
 
 
+def open_sqlalchemy_tuned(path: str) -> CounterClient:
+    engine = create_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.isolation_level = None
+        for pragma in ("PRAGMA busy_timeout = 5000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"):
+            dbapi_connection.execute(pragma).fetchall()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return EngineClient(engine)
+
+
 def open_sqlalchemy_default(path: str) -> CounterClient:
     return EngineClient(create_engine(f"sqlite:///{path}"))
 
@@ -86,6 +103,7 @@ VARIANTS: dict[str, Callable[[str], CounterClient]] = {
     "sqlalchemy-default": open_sqlalchemy_default,
     "stdlib-begin": open_stdlib_begin,
     "sqlite3-tuned": open_sqlite3_tuned,
+    "sqlalchemy-tuned": open_sqlalchemy_tuned,
     "outgrow": open_outgrow_client,
     "outgrow-plugin": open_plugin_client,
 }
@@ -123,7 +141,7 @@ def main() -> int:
     ratios = {}
     if "outgrow" in results:
         base = results["outgrow"].transactions_per_s
-        for name in ("sqlalchemy-default", "stdlib-begin", "sqlite3-tuned"):
+        for name in ("sqlalchemy-default", "stdlib-begin", "sqlite3-tuned", "sqlalchemy-tuned"):
             if name in results and results[name].transactions_per_s:
                 ratios[f"outgrow / {name}"] = round(base / results[name].transactions_per_s, 2)
     if args.json:

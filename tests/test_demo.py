@@ -7,7 +7,10 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from outgrow.demo import SeedPlan, run_demo
+import pytest
+
+from outgrow import Settings, connect
+from outgrow.demo import SeedPlan, create_schema, run_demo, seed_database
 
 
 def test_demo_builds_seeds_and_exercises_the_reference_database(tmp_path: Path) -> None:
@@ -75,3 +78,17 @@ def test_demo_refuses_a_file_as_its_folder(outgrow_cli: list[str], tmp_path: Pat
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert result.stderr.splitlines()[0] == f"error: {tmp_path / 'taken'} exists and is not a folder"
+
+
+def test_seeding_leaves_pooled_connections_with_sqlite_default_checkpointing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTGROW_POOL_SIZE", "1")
+    monkeypatch.setenv("OUTGROW_POOL_MAX_OVERFLOW", "0")
+    with connect(Settings(database_url=f"sqlite:///{tmp_path / 'seed.db'}")) as db:
+        create_schema(db)
+        report = seed_database(db, SeedPlan(organizations=3, events=300))
+        assert report.total_rows == 3 + 60 + 15 + 300
+        with db.engine.connect() as conn:  # the one pooled connection the seed used
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 1000
+    assert sqlite3.connect(tmp_path / "seed.db").execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0] == 0

@@ -54,7 +54,8 @@ def _as_dict(report: DemoReport) -> dict[str, Any]:
         "database": str(report.database),
         "seconds": round(report.seconds, 3),
         "seed": {"rows": report.seed.rows, "seconds": round(report.seed.seconds, 3),
-                 "rows_per_s": round(report.seed.rows_per_s)},
+                 "rows_per_s": round(report.seed.rows_per_s),
+                 "checkpoint_seconds": round(report.seed.checkpoint_seconds, 3)},
         "traffic": {
             "operations": report.traffic.operations, "seconds": round(report.traffic.seconds, 3),
             "operations_per_s": round(report.traffic.operations_per_s), "errors": report.traffic.errors,
@@ -68,7 +69,7 @@ def _as_dict(report: DemoReport) -> dict[str, Any]:
 def _render(report: DemoReport) -> None:
     seed = report.seed
     console.print(f"[bold]{report.database}[/]: seeded {seed.total_rows:,} rows in {seed.seconds:.2f}s "
-                  f"([bold]{seed.rows_per_s:,.0f} rows/s[/])")
+                  f"([bold]{seed.rows_per_s:,.0f} rows/s[/]); WAL checkpoint {seed.checkpoint_seconds:.2f}s")
     traffic = report.traffic
     table = Table("operation", "count", "p50 ms", "p95 ms",
                   title=f"Traffic: {traffic.operations:,} operations in {traffic.seconds:.2f}s "

@@ -31,11 +31,11 @@ from sqlalchemy import Connection, create_engine, event
 from outgrow.testing.contention import (
     ContentionResult,
     CounterClient,
+    EngineCounterClient,
     open_outgrow_client,
     open_plugin_client,
     run_contention,
 )
-from outgrow.testing.contention import _EngineClient as EngineClient
 
 _READ = "SELECT balance FROM accounts WHERE id = 1"
 _WRITE = "UPDATE accounts SET balance = ? WHERE id = 1"
@@ -83,11 +83,11 @@ def open_sqlalchemy_tuned(path: str) -> CounterClient:
     def on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    return EngineClient(engine)
+    return EngineCounterClient(engine)
 
 
 def open_sqlalchemy_default(path: str) -> CounterClient:
-    return EngineClient(create_engine(f"sqlite:///{path}"))
+    return EngineCounterClient(create_engine(f"sqlite:///{path}"))
 
 
 def open_stdlib_begin(path: str) -> CounterClient:

@@ -40,3 +40,16 @@ def test_plugin_tunes_every_pooled_connection(sqlite_db: TestDatabase, style: st
     assert begins == ["BEGIN IMMEDIATE"]  # the explicit transaction only; the read ran in autocommit
     assert engine.url.query == {}
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_plugin_on_postgresql_sets_startup_options_the_app_left_unset(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTGROW_PG_STATEMENT_TIMEOUT_MS", "2500")
+    engine = create_engine(pg_url, plugins=["outgrow"], connect_args={"application_name": "app-own-name"})
+    with engine.connect() as conn:
+        assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "2500ms"
+        assert conn.execute(text("SHOW application_name")).scalar_one() == "app-own-name"  # the app's wins
+    assert engine.pool._pre_ping is True
+    engine.dispose()

@@ -25,10 +25,18 @@ class OutgrowPlugin(CreateEnginePlugin):
     def __init__(self, url: URL, kwargs: dict[str, Any]) -> None:
         super().__init__(url, kwargs)
         self.settings = Settings()
+        self.dialect = dialect_for(url, self.settings)
+        # Engine-level options (PostgreSQL's pre-ping and startup parameters) fill in only what the
+        # application left unset: its own create_engine() arguments win.
+        for name, value in self.dialect.plugin_engine_kwargs().items():
+            if isinstance(value, dict):
+                kwargs[name] = {**value, **kwargs.get(name, {})}
+            else:
+                kwargs.setdefault(name, value)
 
     def update_url(self, url: URL) -> URL:
         # outgrow reads its options from OUTGROW_* settings, not from the URL: nothing of ours to remove.
         return url
 
     def engine_created(self, engine: Engine) -> None:
-        dialect_for(engine.url.set(drivername=engine.url.get_backend_name()), self.settings).install(engine)
+        self.dialect.install(engine)

@@ -6,7 +6,6 @@ Capabilities ask the dialect; they never branch on the engine name (see STYLE.md
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
@@ -40,6 +39,13 @@ class EngineDialect(ABC):
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``sqlalchemy.create_engine``: pool sizing, driver options."""
 
+    def plugin_engine_kwargs(self) -> dict[str, Any]:
+        """The ``engine_kwargs`` an application's own engine gets through ``?plugin=outgrow``.
+
+        Pool sizing stays the application's choice; driver options and pre-ping are outgrow's tuning.
+        """
+        return {}
+
     @abstractmethod
     def install(self, engine: Engine) -> None:
         """Attach the per-connection tuning (events) to an engine, ours or an application's."""
@@ -72,8 +78,3 @@ def dialect_for(url: URL, settings: Settings) -> EngineDialect:
             f"database {url.get_backend_name()!r} is not supported", hint=f"use {EXAMPLE_URLS}"
         ) from None
     return cls(settings)
-
-
-def registered() -> Iterator[str]:
-    """Names of the registered engines."""
-    return iter(sorted(_REGISTRY))

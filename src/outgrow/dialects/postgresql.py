@@ -41,6 +41,9 @@ class PostgreSQLDialect(EngineDialect):
             "connect_args": self.connect_args(),
         }
 
+    def plugin_engine_kwargs(self) -> dict[str, Any]:
+        return {"pool_pre_ping": True, "connect_args": self.connect_args()}
+
     def connect_args(self) -> dict[str, Any]:
         """libpq parameters from the settings; they override the same names given in the URL."""
         settings = self.settings

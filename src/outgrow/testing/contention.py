@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 __all__ = [
     "ContentionResult",
     "CounterClient",
+    "EngineCounterClient",
     "create_counter_schema",
     "open_outgrow_client",
     "open_plugin_client",
@@ -85,7 +86,7 @@ def create_counter_schema(path: Path) -> None:
     conn.close()
 
 
-class _EngineClient:
+class EngineCounterClient:
     """A counter client over a SQLAlchemy engine, with explicit transactions (``engine.begin()``)."""
 
     def __init__(self, engine: Any) -> None:
@@ -110,12 +111,12 @@ def open_outgrow_client(path: str) -> CounterClient:
     from outgrow.engine import connect
     from outgrow.settings import Settings
 
-    return _EngineClient(connect(Settings(database_url=f"sqlite:///{path}")).engine)
+    return EngineCounterClient(connect(Settings(database_url=f"sqlite:///{path}")).engine)
 
 
 def open_plugin_client(path: str) -> CounterClient:
     """A plain ``create_engine`` with ``?plugin=outgrow``, as an existing application would write it."""
-    return _EngineClient(create_engine(f"sqlite:///{path}?plugin=outgrow"))
+    return EngineCounterClient(create_engine(f"sqlite:///{path}?plugin=outgrow"))
 
 
 def _open(open_client: Callable[[str], CounterClient], path: str, role: str, ready: Any,

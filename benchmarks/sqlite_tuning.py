@@ -29,6 +29,10 @@ from pathlib import Path
 from sqlalchemy import Connection, create_engine, event
 
 from outgrow.testing.contention import (
+    INSERT_LEDGER,
+    READ_BALANCE,
+    READ_TOTALS,
+    WRITE_BALANCE,
     ContentionResult,
     CounterClient,
     EngineCounterClient,
@@ -36,11 +40,6 @@ from outgrow.testing.contention import (
     open_plugin_client,
     run_contention,
 )
-
-_READ = "SELECT balance FROM accounts WHERE id = 1"
-_WRITE = "UPDATE accounts SET balance = ? WHERE id = 1"
-_LEDGER = "INSERT INTO ledger (writer, seq) VALUES (?, ?)"
-_READ_ALL = "SELECT sum(balance), (SELECT count(*) FROM ledger) FROM accounts"
 
 
 class Sqlite3Client:
@@ -55,16 +54,16 @@ class Sqlite3Client:
     def increment(self, writer: int, seq: int) -> None:
         self.conn.execute(self.begin)
         try:
-            (balance,) = self.conn.execute(_READ).fetchone()
-            self.conn.execute(_WRITE, (balance + 1,))
-            self.conn.execute(_LEDGER, (writer, seq))
+            (balance,) = self.conn.execute(READ_BALANCE).fetchone()
+            self.conn.execute(WRITE_BALANCE, (balance + 1,))
+            self.conn.execute(INSERT_LEDGER, (writer, seq))
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
 
     def read(self) -> None:
-        self.conn.execute(_READ_ALL).fetchone()
+        self.conn.execute(READ_TOTALS).fetchone()
 
     def close(self) -> None:
         self.conn.close()

@@ -22,6 +22,10 @@ from typing import Any, Protocol
 from sqlalchemy import create_engine, text
 
 __all__ = [
+    "INSERT_LEDGER",
+    "READ_BALANCE",
+    "READ_TOTALS",
+    "WRITE_BALANCE",
     "ContentionResult",
     "CounterClient",
     "EngineCounterClient",
@@ -31,10 +35,10 @@ __all__ = [
     "run_contention",
 ]
 
-_READ = "SELECT balance FROM accounts WHERE id = 1"
-_WRITE = "UPDATE accounts SET balance = ? WHERE id = 1"
-_LEDGER = "INSERT INTO ledger (writer, seq) VALUES (?, ?)"
-_READ_ALL = "SELECT sum(balance), (SELECT count(*) FROM ledger) FROM accounts"
+READ_BALANCE = "SELECT balance FROM accounts WHERE id = 1"
+WRITE_BALANCE = "UPDATE accounts SET balance = ? WHERE id = 1"
+INSERT_LEDGER = "INSERT INTO ledger (writer, seq) VALUES (?, ?)"
+READ_TOTALS = "SELECT sum(balance), (SELECT count(*) FROM ledger) FROM accounts"
 
 
 class CounterClient(Protocol):
@@ -94,13 +98,13 @@ class EngineCounterClient:
 
     def increment(self, writer: int, seq: int) -> None:
         with self.engine.begin() as conn:
-            balance = conn.exec_driver_sql(_READ).scalar_one()
-            conn.exec_driver_sql(_WRITE, (balance + 1,))
-            conn.exec_driver_sql(_LEDGER, (writer, seq))
+            balance = conn.exec_driver_sql(READ_BALANCE).scalar_one()
+            conn.exec_driver_sql(WRITE_BALANCE, (balance + 1,))
+            conn.exec_driver_sql(INSERT_LEDGER, (writer, seq))
 
     def read(self) -> None:
         with self.engine.connect() as conn:
-            conn.execute(text(_READ_ALL)).one()
+            conn.execute(text(READ_TOTALS)).one()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -217,7 +221,7 @@ def run_contention(
         worker.join(timeout=max(1.0, deadline - time.monotonic()))
     result.seconds = writers_done - started
     with sqlite3.connect(path) as conn:
-        result.final_balance, result.ledger_rows = conn.execute(_READ_ALL).fetchone()
+        result.final_balance, result.ledger_rows = conn.execute(READ_TOTALS).fetchone()
         present = set(conn.execute("SELECT writer, seq FROM ledger").fetchall())
     conn.close()
     result.missing_ledger_rows = result.committed - len(present)

@@ -57,10 +57,11 @@ class Sqlite3Client:
             (balance,) = self.conn.execute(READ_BALANCE).fetchone()
             self.conn.execute(WRITE_BALANCE, (balance + 1,))
             self.conn.execute(INSERT_LEDGER, (writer, seq))
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
 
     def read(self) -> None:
         self.conn.execute(READ_TOTALS).fetchone()

@@ -53,3 +53,11 @@ def test_plugin_on_postgresql_sets_startup_options_the_app_left_unset(
         assert conn.execute(text("SHOW application_name")).scalar_one() == "app-own-name"  # the app's wins
     assert engine.pool._pre_ping is True
     engine.dispose()
+
+
+def test_plugin_ignores_the_environments_database_url(sqlite_db: TestDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://someone@elsewhere/db")  # another engine's business
+    engine = create_engine(f"{sqlite_db.url}?plugin=outgrow")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+    engine.dispose()

@@ -149,3 +149,11 @@ def test_target_url_is_normalised_and_masked(monkeypatch: pytest.MonkeyPatch) ->
     settings = Settings()
     assert settings.target_url == "postgresql+psycopg://mig:pw@target/app"
     assert settings.effective()["OUTGROW_TARGET_URL"] == "postgresql+psycopg://mig:***@target/app"
+
+
+def test_repr_masks_passwords_in_urls() -> None:
+    settings = Settings(database_url="postgresql://app:hunter2@db/prod", target_url="postgres://m:s3cret@t/app",
+                        db_password="pw-in-field")
+    shown = repr(settings)
+    assert "hunter2" not in shown and "s3cret" not in shown and "pw-in-field" not in shown
+    assert "database_url='postgresql+psycopg://app:***@db/prod'" in shown

@@ -130,6 +130,7 @@ def test_a_second_writer_waits_at_begin(sqlite_db: TestDatabase) -> None:
     """BEGIN IMMEDIATE takes the write lock up front: a second transaction cannot even start its reads."""
     with connect(sqlite_db.settings()) as db:
         _counter(db)
+        begins = _begins(db)
         holding, order = threading.Event(), []
 
         def first() -> None:
@@ -141,12 +142,15 @@ def test_a_second_writer_waits_at_begin(sqlite_db: TestDatabase) -> None:
 
         thread = threading.Thread(target=first)
         thread.start()
-        holding.wait(5)
+        assert holding.wait(5)
         with db.transaction() as conn:
-            order.append("second began")
+            # BEGIN IMMEDIATE goes out before this read and waits for the first to commit: the read sees 1.
+            # A DEFERRED transaction would read the old snapshot (0) at once.
             assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 1
+            order.append("second read")
         thread.join()
-        assert order == ["first commits", "second began"]
+        assert order == ["first commits", "second read"]
+        assert begins == ["BEGIN IMMEDIATE", "BEGIN IMMEDIATE"]
 
 
 def _read_then_write_race(db: Database, *, first_waits_s: float) -> list[str]:
@@ -258,6 +262,60 @@ def test_read_gives_a_read_only_snapshot(sqlite_db: TestDatabase, monkeypatch: p
 )
 def test_which_statements_open_a_transaction(statement: str, writes: bool) -> None:
     assert statement_writes(statement) is writes
+
+
+def test_a_begin_that_timed_out_leaves_the_connection_usable(
+    sqlite_db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTGROW_SQLITE_BUSY_TIMEOUT_MS", "50")
+    monkeypatch.setenv("OUTGROW_POOL_SIZE", "1")
+    monkeypatch.setenv("OUTGROW_POOL_MAX_OVERFLOW", "0")
+    assert sqlite_db.path is not None
+    with connect(sqlite_db.settings()) as db:
+        _counter(db)
+        blocker = sqlite3.connect(sqlite_db.path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        with db.engine.connect() as conn:
+            with pytest.raises(OperationalError, match="database is locked"), conn.begin():
+                conn.execute(text("UPDATE counter SET n = 1"))
+            blocker.execute("ROLLBACK")
+            with conn.begin():  # the same connection: transactions still begin and roll back whole
+                conn.execute(text("UPDATE counter SET n = 2"))
+                conn.execute(text("UPDATE counter SET n = 3"))
+                conn.connection.driver_connection.rollback()
+            assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 0
+        blocker.close()
+
+
+def test_engines_derived_with_execution_options_keep_reads_in_autocommit(sqlite_db: TestDatabase) -> None:
+    with connect(sqlite_db.settings()) as db:
+        _counter(db)
+        begins = _begins(db)
+        derived = db.engine.execution_options(logging_token="derived")
+        with derived.connect() as conn:
+            conn.execute(text("SELECT n FROM counter")).scalar_one()
+            assert conn.connection.driver_connection.in_transaction is False
+        with derived.begin() as conn:
+            conn.execute(text("UPDATE counter SET n = 1"))
+        assert begins == ["BEGIN IMMEDIATE"]
+
+
+def test_autocommit_isolation_writes_stay_written(sqlite_db: TestDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTGROW_POOL_SIZE", "1")
+    monkeypatch.setenv("OUTGROW_POOL_MAX_OVERFLOW", "0")
+    with connect(sqlite_db.settings()) as db:
+        _counter(db)
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT n FROM counter")).scalar_one()  # autobegun, nothing pending sent
+            conn.commit()
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(text("UPDATE counter SET n = 7"))
+        with db.engine.connect() as conn:  # the same pooled connection, back under outgrow's BEGIN control
+            assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 7
+            assert conn.connection.driver_connection.isolation_level is None
+            conn.execute(text("UPDATE counter SET n = 8"))
+            conn.rollback()
+            assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 7
 
 
 def test_a_savepoint_without_an_outer_transaction_still_rolls_back_whole(sqlite_db: TestDatabase) -> None:

@@ -24,7 +24,8 @@ class OutgrowPlugin(CreateEnginePlugin):
 
     def __init__(self, url: URL, kwargs: dict[str, Any]) -> None:
         super().__init__(url, kwargs)
-        self.settings = Settings()
+        # The application chose its database: DATABASE_URL and OUTGROW_TARGET_URL are not ours to read here.
+        self.settings = Settings(database_url=None, target_url=None)
         self.dialect = dialect_for(url, self.settings)
         # Engine-level options (PostgreSQL's pre-ping and startup parameters) fill in only what the
         # application left unset: its own create_engine() arguments win.

@@ -36,8 +36,8 @@ def env_name(field: str) -> str:
     return field.upper() if field in UNPREFIXED_FIELDS else f"OUTGROW_{field.upper()}"
 
 
-def _seed_field(name: str, default: Any, description: str) -> Any:
-    return Field(default, validation_alias=AliasChoices(name, name.upper()), description=description)
+def _seed_field(name: str, default: Any, description: str, **extra: Any) -> Any:
+    return Field(default, validation_alias=AliasChoices(name, name.upper()), description=description, **extra)
 
 
 class Settings(BaseSettings):
@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     # -- which database: DATABASE_URL, or the seed's DB_* form ---------------------------------------
     database_url: str | None = _seed_field(
         "database_url", None, "The application's database, e.g. sqlite:///app.db or postgresql://u:p@host/db. "
-        "Wins over DB_*.")
+        "Wins over DB_*.", repr=False)
     db_connection: Literal["sqlite", "pgsql"] = _seed_field(
         "db_connection", "sqlite", "Engine when DATABASE_URL is unset: sqlite or pgsql.")
     db_database: str | None = _seed_field(
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         "db_search_path", None, "PostgreSQL search_path set on every connection, e.g. app,public.")
 
     # -- outgrow's own options -------------------------------------------------------------------------
-    target_url: str | None = Field(None, description="The PostgreSQL a migration writes to.")
+    target_url: str | None = Field(None, description="The PostgreSQL a migration writes to.", repr=False)
     sqlite_journal_mode: Literal["wal", "delete", "truncate", "persist", "memory", "off"] = Field(
         "wal", description="PRAGMA journal_mode. WAL lets readers run while one writer writes.")
     sqlite_synchronous: Literal["off", "normal", "full", "extra"] = Field(
@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         return normalize_url(value).render_as_string(hide_password=False)
+
+    def __repr_args__(self) -> Any:
+        # URLs carry passwords: show them masked rather than not at all.
+        yield from super().__repr_args__()
+        for name in sorted(URL_FIELDS):
+            value = getattr(self, name)
+            yield name, None if value is None else mask_url(value)
 
     # -- derived values -------------------------------------------------------------------------------
     def url(self) -> URL:

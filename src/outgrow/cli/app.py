@@ -8,7 +8,7 @@ import sys
 import typer
 
 from outgrow.cli import demo_command, info_command
-from outgrow.cli.render import error_console, print_error
+from outgrow.cli.render import print_error
 from outgrow.errors import OutgrowError
 
 __all__ = ["app", "main"]
@@ -31,15 +31,14 @@ def main() -> None:
     except OutgrowError as exc:
         print_error(exc)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        error_console.print("interrupted")
-        sys.exit(130)
+    except OSError as exc:  # the machine said no (permissions, a full disk): not a bug, still one line
+        print_error(OutgrowError(str(exc), hint="check the path, its permissions and free space"))
+        sys.exit(1)
     except Exception as exc:
         if os.environ.get("OUTGROW_DEBUG"):
             raise
-        error_console.print(
-            f"[bold red]error:[/] unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            "\n[yellow]hint:[/] this is a bug in outgrow; run again with OUTGROW_DEBUG=1 for the traceback",
-            soft_wrap=True, markup=True,
-        )
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        print_error(OutgrowError(
+            f"unexpected {type(exc).__name__}: {first_line}",
+            hint="this is a bug in outgrow; run again with OUTGROW_DEBUG=1 for the traceback"))
         sys.exit(1)

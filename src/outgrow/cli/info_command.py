@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from outgrow.cli.options import EnvFileOption, JsonOption, UrlOption, load_settings
@@ -29,7 +30,7 @@ def render_info(report: DatabaseInfo) -> None:
     """Print ``report`` as tables."""
     overview = Table(title="Database", show_header=False, title_justify="left")
     overview.add_row("engine", report.engine)
-    overview.add_row("url", report.url)
+    overview.add_row("url", escape(report.url))
     overview.add_row("driver", report.driver)
     overview.add_row("server version", report.server_version)
     overview.add_row("pool", ", ".join(f"{k}={v}" for k, v in report.pool.items()))
@@ -41,11 +42,11 @@ def render_info(report: DatabaseInfo) -> None:
     if report.server_settings:
         server = Table("setting", "in force", title="Server settings (read back)", title_justify="left")
         for name, value in report.server_settings.items():
-            server.add_row(name, str(value))
+            server.add_row(name, escape(str(value)))
         console.print(server)
     settings = Table("setting", "value", title="Effective configuration", title_justify="left")
     for name, value in report.settings.items():
-        settings.add_row(name, "" if value is None else str(value))
+        settings.add_row(name, "" if value is None else escape(str(value)))
     console.print(settings)
 
 

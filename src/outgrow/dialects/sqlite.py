@@ -123,6 +123,8 @@ class SQLiteDialect(EngineDialect):
             )
 
     def engine_kwargs(self) -> dict[str, Any]:
+        if _file_path(self.settings.url()) is None:
+            return {}  # :memory: is one database per connection: SQLAlchemy's SingletonThreadPool keeps one
         # QueuePool for files: connections (and their page caches and mmap) are kept, pragmas run once
         # per connection. SQLAlchemy sets check_same_thread=False with it.
         return {
@@ -140,7 +142,14 @@ class SQLiteDialect(EngineDialect):
             dbapi_connection.isolation_level = None
             apply_pragmas(dbapi_connection, pragmas)
 
+        def on_checkout(dbapi_connection: sqlite3.Connection, _record: object, _proxy: object) -> None:
+            # SQLAlchemy resets a connection used with isolation_level="AUTOCOMMIT" to pysqlite's legacy
+            # mode ("") when it is returned; take BEGIN back before the next use.
+            if dbapi_connection.isolation_level is not None:
+                dbapi_connection.isolation_level = None
+
         event.listen(engine, "connect", on_connect)
+        event.listen(engine, "checkout", on_checkout)
         TransactionControl(self.settings.sqlite_transaction_mode).install(engine)
 
     @contextmanager

@@ -20,13 +20,11 @@ not help (sqlite.org/rescode.html#busy_snapshot). So, as Rails 8 and Django 5.1 
 from __future__ import annotations
 
 import re
-import sqlite3
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 __all__ = ["BEGIN_OPTION", "TransactionControl", "TunedConnection"]
 
@@ -50,7 +48,7 @@ class TunedConnection(Connection):
     """
 
     _outgrow_autobegin = False
-    _outgrow_pending_begin: str | None = None
+    _outgrow_pending_begin: tuple[str, bool] | None = None
 
     def _autobegin(self) -> None:
         self._outgrow_autobegin = True
@@ -73,41 +71,51 @@ def statement_writes(statement: str) -> bool:
 
 
 class TransactionControl:
-    """Event handlers that own BEGIN on one engine."""
+    """Event handlers that own BEGIN on one engine.
+
+    ``begin`` only decides the mode; the BEGIN statement itself is sent just before the transaction's first
+    statement (at once for an explicit transaction, at the first write for an autobegun one). Sent there, a
+    failing BEGIN ("database is locked" after busy_timeout) goes through SQLAlchemy's error handling like
+    any statement and leaves the connection usable; raised from the ``begin`` event it would not.
+    """
 
     def __init__(self, mode: str) -> None:
         self.mode = _checked_mode(mode)
 
     def install(self, engine: Engine) -> None:
-        engine._connection_cls = TunedConnection
+        _use_tuned_connections(engine)
+        # engine.execution_options() derives a new Engine that does not copy _connection_cls.
+        event.listen(engine, "set_engine_execution_options", lambda derived, _opts: _use_tuned_connections(derived))
         event.listen(engine, "begin", self.on_begin)
         event.listen(engine, "before_cursor_execute", self.on_before_cursor_execute)
 
     def on_begin(self, conn: Connection) -> None:
         options = conn.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT":
+            conn._outgrow_pending_begin = None  # type: ignore[attr-defined]
             return
         requested = options.get(BEGIN_OPTION)
         mode = _checked_mode(requested) if requested else self.mode
-        if getattr(conn, "_outgrow_autobegin", False) and requested is None:
-            conn._outgrow_pending_begin = mode  # type: ignore[attr-defined]
-            return
-        conn._outgrow_pending_begin = None  # type: ignore[attr-defined]
-        # Straight to the driver: a full SQLAlchemy execution here cost ~40 us of the ~220 us a
-        # read-then-write transaction took (profiled), and that time is spent holding the write lock.
-        statement = f"BEGIN {mode}"
-        try:
-            conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+        explicit = requested is not None or not getattr(conn, "_outgrow_autobegin", False)
+        conn._outgrow_pending_begin = (mode, explicit)  # type: ignore[attr-defined]
 
     def on_before_cursor_execute(
         self, conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
     ) -> None:
-        mode = getattr(conn, "_outgrow_pending_begin", None)
-        if mode is not None and statement_writes(statement):
-            conn._outgrow_pending_begin = None  # type: ignore[attr-defined]
+        pending = getattr(conn, "_outgrow_pending_begin", None)
+        if pending is None:
+            return
+        mode, explicit = pending
+        if explicit or statement_writes(statement):
+            # Straight to the cursor: a full SQLAlchemy execution here cost ~40 us of the ~220 us a
+            # read-then-write transaction took (profiled), time spent holding the write lock. Cleared only
+            # once sent, so a BEGIN that failed is sent again before the next statement.
             cursor.execute(f"BEGIN {mode}")
+            conn._outgrow_pending_begin = None  # type: ignore[attr-defined]
+
+
+def _use_tuned_connections(engine: Engine) -> None:
+    engine._connection_cls = TunedConnection
 
 
 def _checked_mode(mode: object) -> str:

@@ -195,30 +195,35 @@ def run_contention(
         workers += [ctx.Process(target=_reader, args=reader_args) for _ in range(readers)]
     else:
         workers += [threading.Thread(target=_reader, args=reader_args, daemon=True) for _ in range(readers)]
-    for worker in workers:
-        worker.start()
-    deadline = time.monotonic() + timeout_s
-    for _ in workers:
-        ready.get(timeout=max(1.0, deadline - time.monotonic()))
-    started = time.perf_counter()
-    go.set()
     result = ContentionResult(writers=writers, readers=readers, transactions=writers * transactions_per_writer,
                               seconds=0.0, committed=0)
-    writers_done = started
-    for _ in workers:
-        try:
+    deadline = time.monotonic() + timeout_s
+    started = writers_done = time.perf_counter()
+    try:
+        for worker in workers:
+            worker.start()
+        for _ in workers:
+            ready.get(timeout=max(1.0, deadline - time.monotonic()))
+        started = writers_done = time.perf_counter()
+        go.set()
+        for _ in workers:
             role, errors, latencies, finished = results.get(timeout=max(1.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise TimeoutError(f"contention workload did not finish within {timeout_s:.0f}s") from None
-        if role == "writer":
-            result.errors += errors
-            result.latencies_ms += latencies
-            result.committed += len(latencies)
-            writers_done = max(writers_done, finished)
-        else:
-            result.read_errors += errors
-    for worker in workers:
-        worker.join(timeout=max(1.0, deadline - time.monotonic()))
+            if role == "writer":
+                result.errors += errors
+                result.latencies_ms += latencies
+                result.committed += len(latencies)
+                writers_done = max(writers_done, finished)
+            else:
+                result.read_errors += errors
+    except queue.Empty:
+        raise TimeoutError(f"contention workload did not finish within {timeout_s:.0f}s") from None
+    finally:
+        go.set()  # never leave a worker waiting for a start that will not come
+        for worker in workers:
+            worker.join(timeout=max(1.0, deadline - time.monotonic()))
+            if isinstance(worker, multiprocessing.process.BaseProcess) and worker.is_alive():
+                worker.terminate()
+                worker.join()
     result.seconds = writers_done - started
     with sqlite3.connect(path) as conn:
         result.final_balance, result.ledger_rows = conn.execute(READ_TOTALS).fetchone()

@@ -21,6 +21,7 @@ import pytest
 
 from outgrow.settings import Settings
 from outgrow.testing.servers import REQUIRE_VARIABLE, PgServer, start_server
+from outgrow.urls import mask_url
 
 __all__ = ["TestDatabase"]
 
@@ -34,6 +35,9 @@ class TestDatabase:
     engine: str
     url: str
     path: Path | None = None
+
+    def __repr__(self) -> str:
+        return f"TestDatabase(engine={self.engine!r}, url={mask_url(self.url)!r}, path={self.path!r})"
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings pointing at this database (environment and ``.env`` still apply to the rest)."""
@@ -53,7 +57,7 @@ def pg_server() -> PgServer:
     """The session's PostgreSQL server; skips (or fails under OUTGROW_REQUIRE_PG=1) when there is none."""
     try:
         return start_server()
-    except RuntimeError as exc:
+    except Exception as exc:  # a malformed OUTGROW_TEST_PG_URL or a server that will not start: same verdict
         if _required():
             pytest.fail(f"{REQUIRE_VARIABLE} is set but no PostgreSQL server is available: {exc}")
         pytest.skip(f"no PostgreSQL server: {exc}")

@@ -84,47 +84,69 @@ class PgServer:
     def password_role(self) -> Iterator[tuple[str, str]]:
         """A login role that must authenticate with scram-sha-256; yields (role, password), drops it after.
 
-        Adds ``local`` and ``host`` lines for the role at the top of the server's pg_hba.conf and reloads;
-        removes them after. Needs the hba file on this machine (embedded servers and local clusters).
+        Adds ``local`` and ``host`` lines for the role at the top of the server's pg_hba.conf, reloads, and
+        waits until the server really asks for the password; removes them after. Needs the hba file on this
+        machine (embedded servers and local clusters).
         """
         role = f"outgrow_pw_{uuid.uuid4().hex[:10]}"
         password = uuid.uuid4().hex
-        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
-            conn.execute("SET password_encryption = 'scram-sha-256'")
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), password))
-            hba = Path(str(conn.execute("SHOW hba_file").fetchone()[0]))  # type: ignore[index]
         lines = [f"local all {role} scram-sha-256\n", f"host all {role} 127.0.0.1/32 scram-sha-256\n",
                  f"host all {role} ::1/128 scram-sha-256\n"]
-        _edit_hba(hba, add=lines)
+        hba: Path | None = None
         try:
+            with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+                conn.execute("SET password_encryption = 'scram-sha-256'")
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), password))
+                hba = Path(str(conn.execute("SHOW hba_file").fetchone()[0]))  # type: ignore[index]
+            _edit_hba(hba, add=lines)
             self._reload()
+            self._wait_for_password_check(role)
             yield role, password
         finally:
-            _edit_hba(hba, remove=lines)
-            self._reload()
+            if hba is not None:
+                _edit_hba(hba, remove=lines)
+                self._reload()
             with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
     def _reload(self) -> None:
         with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
             conn.execute("SELECT pg_reload_conf()")
-        # pg_reload_conf() only signals the postmaster; new connections see the file a moment later.
-        time.sleep(0.3)
+
+    def _wait_for_password_check(self, role: str, timeout_s: float = 10.0) -> None:
+        # pg_reload_conf() only signals the postmaster: poll until a wrong password is refused.
+        probe = _conninfo(self.url_for("postgres", username=role, password="not-the-password"))  # noqa: S106 - a deliberately wrong one
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                psycopg.connect(probe, connect_timeout=5).close()
+            except psycopg.OperationalError as exc:
+                if "password authentication failed" in str(exc):
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"pg_hba.conf change for {role} not in force after {timeout_s:.0f}s")
+            time.sleep(0.05)
 
 
 def _edit_hba(hba: Path, *, add: list[str] | None = None, remove: list[str] | None = None) -> None:
+    """Rewrite pg_hba.conf atomically (temp file, same owner and mode, rename): a reload triggered by another
+    xdist worker must never read half a file."""
     if not hba.exists():
         raise FileNotFoundError(f"pg_hba.conf {hba} is not on this machine; password tests need a local server")
-    with hba.open("r+", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # xdist workers edit the same file
-        lines = handle.readlines()
+    lock_path = hba.with_name(hba.name + ".outgrow-lock")
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers edit the same file
+        lines = hba.read_text(encoding="utf-8").splitlines(keepends=True)
         if add:
             lines = add + lines
         if remove:
             lines = [line for line in lines if line not in remove]
-        handle.seek(0)
-        handle.truncate()
-        handle.writelines(lines)
+        status = hba.stat()
+        temporary = hba.with_name(hba.name + f".{os.getpid()}.tmp")
+        temporary.write_text("".join(lines), encoding="utf-8")
+        os.chown(temporary, status.st_uid, status.st_gid)
+        os.chmod(temporary, status.st_mode)
+        os.replace(temporary, hba)
 
 
 def _conninfo(url: URL) -> str:

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url
 
 from outgrow.testing import PgServer
 
@@ -76,7 +77,7 @@ def test_unknown_option_is_a_usage_error(outgrow_cli: list[str]) -> None:
 
 @pytest.mark.postgres
 def test_wrong_password_is_refused_and_never_echoed(outgrow_cli: list[str], pg_server: PgServer, pg_url: str) -> None:
-    database = pg_url.rsplit("/", 1)[1].split("?")[0]
+    database = make_url(pg_url).database
     with pg_server.password_role() as (role, password):
         wrong = pg_server.url_for(database, username=role, password="wrong-" + password)
         result = run(outgrow_cli, "info", "--url", wrong.render_as_string(hide_password=False))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import make_url
 from typer.testing import CliRunner
 
 from outgrow import Settings, connect
@@ -80,7 +81,7 @@ def test_info_json_on_postgresql(pg_server: PgServer, pg_url: str, monkeypatch: 
 @pytest.mark.postgres
 def test_info_never_prints_the_password(pg_server: PgServer, pg_url: str) -> None:
     with pg_server.password_role() as (role, password):
-        url = pg_server.url_for(pg_url.rsplit("/", 1)[1].split("?")[0], username=role, password=password)
+        url = pg_server.url_for(make_url(pg_url).database, username=role, password=password)
         result = runner.invoke(app, ["info", "--url", url.render_as_string(hide_password=False)],
                                env={"COLUMNS": "200"})
         assert result.exit_code == 0, result.output

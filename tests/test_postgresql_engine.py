@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import InternalError, OperationalError
 from sqlalchemy.pool import QueuePool
 
@@ -58,10 +58,10 @@ def test_seed_style_settings_reach_the_same_server(pg_server: PgServer, pg_url: 
     monkeypatch.setenv("DB_USERNAME", str(url.username))
     if url.password:
         monkeypatch.setenv("DB_PASSWORD", str(url.password))
-    monkeypatch.setenv("DB_DATABASE", pg_url.rsplit("/", 1)[1].split("?")[0])
+    monkeypatch.setenv("DB_DATABASE", make_url(pg_url).database)
     monkeypatch.setenv("DB_SSLMODE", "disable")
     with connect() as db, db.engine.connect() as conn:
-        assert conn.execute(text("SELECT current_database()")).scalar_one() == pg_url.rsplit("/", 1)[1].split("?")[0]
+        assert conn.execute(text("SELECT current_database()")).scalar_one() == make_url(pg_url).database
         assert db.describe()["ssl"] is False
 
 

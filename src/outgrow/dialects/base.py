@@ -39,6 +39,14 @@ class EngineDialect(ABC):
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``sqlalchemy.create_engine``: pool sizing, driver options."""
 
+    def pool_kwargs(self) -> dict[str, Any]:
+        """Pool sizing from the settings (the README's "Pool sizing" rule explains the defaults)."""
+        return {
+            "pool_size": self.settings.pool_size,
+            "max_overflow": self.settings.pool_max_overflow,
+            "pool_timeout": self.settings.pool_timeout_s,
+        }
+
     def plugin_engine_kwargs(self) -> dict[str, Any]:
         """The ``engine_kwargs`` an application's own engine gets through ``?plugin=outgrow``.
 

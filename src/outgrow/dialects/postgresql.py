@@ -33,13 +33,7 @@ class PostgreSQLDialect(EngineDialect):
         return None
 
     def engine_kwargs(self) -> dict[str, Any]:
-        return {
-            "pool_pre_ping": True,
-            "pool_size": self.settings.pool_size,
-            "max_overflow": self.settings.pool_max_overflow,
-            "pool_timeout": self.settings.pool_timeout_s,
-            "connect_args": self.connect_args(),
-        }
+        return {**self.pool_kwargs(), **self.plugin_engine_kwargs()}
 
     def plugin_engine_kwargs(self) -> dict[str, Any]:
         return {"pool_pre_ping": True, "connect_args": self.connect_args()}

@@ -127,12 +127,7 @@ class SQLiteDialect(EngineDialect):
             return {}  # :memory: is one database per connection: SQLAlchemy's SingletonThreadPool keeps one
         # QueuePool for files: connections (and their page caches and mmap) are kept, pragmas run once
         # per connection. SQLAlchemy sets check_same_thread=False with it.
-        return {
-            "poolclass": QueuePool,
-            "pool_size": self.settings.pool_size,
-            "max_overflow": self.settings.pool_max_overflow,
-            "pool_timeout": self.settings.pool_timeout_s,
-        }
+        return {"poolclass": QueuePool, **self.pool_kwargs()}
 
     def install(self, engine: Engine) -> None:
         pragmas = requested_pragmas(self.settings)

@@ -12,13 +12,13 @@ import outgrow
 def test_top_level_api() -> None:
     assert sorted(outgrow.__all__) == sorted([
         "AuthenticationFailed", "ConfigurationError", "Database", "DatabaseInfo", "DatabaseNotFound",
-        "DatabaseUnavailable", "NotASQLiteDatabase", "OutgrowError", "ServerUnreachable", "Settings",
-        "__version__", "connect", "describe_database",
+        "DatabaseUnavailable", "MigrationError", "NotASQLiteDatabase", "OutgrowError", "ServerUnreachable",
+        "Settings", "VerificationFailed", "__version__", "connect", "describe_database",
     ])
 
 
 @pytest.mark.parametrize("module", ["outgrow", "outgrow.errors", "outgrow.dialects", "outgrow.demo",
-                                    "outgrow.testing", "outgrow.cli"])
+                                    "outgrow.testing", "outgrow.cli", "outgrow.migrate"])
 def test_every_exported_name_exists(module: str) -> None:
     loaded = importlib.import_module(module)
     for name in loaded.__all__:

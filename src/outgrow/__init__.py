@@ -13,9 +13,11 @@ from outgrow.errors import (
     ConfigurationError,
     DatabaseNotFound,
     DatabaseUnavailable,
+    MigrationError,
     NotASQLiteDatabase,
     OutgrowError,
     ServerUnreachable,
+    VerificationFailed,
 )
 from outgrow.info import DatabaseInfo, describe_database
 from outgrow.settings import Settings
@@ -32,10 +34,12 @@ __all__ = [
     "DatabaseInfo",
     "DatabaseNotFound",
     "DatabaseUnavailable",
+    "MigrationError",
     "NotASQLiteDatabase",
     "OutgrowError",
     "ServerUnreachable",
     "Settings",
+    "VerificationFailed",
     "__version__",
     "connect",
     "describe_database",

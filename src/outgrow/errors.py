@@ -8,6 +8,8 @@ reaching a user is a bug.
 
     OutgrowError                      exit 1
      ├── ConfigurationError           exit 2  a setting or URL that cannot be used as given
+     ├── MigrationError               exit 1  a migration stopped; the target is as it was
+     │    └── VerificationFailed              source and target differ after a copy
      └── DatabaseUnavailable          exit 1  the configured database cannot be opened
           ├── DatabaseNotFound                no SQLite file at the configured path
           ├── NotASQLiteDatabase              the file exists but is not a SQLite database
@@ -24,9 +26,11 @@ __all__ = [
     "ConfigurationError",
     "DatabaseNotFound",
     "DatabaseUnavailable",
+    "MigrationError",
     "NotASQLiteDatabase",
     "OutgrowError",
     "ServerUnreachable",
+    "VerificationFailed",
 ]
 
 
@@ -48,6 +52,14 @@ class ConfigurationError(OutgrowError):
     """A setting, URL or option that cannot be used as given (a usage error)."""
 
     exit_code = 2
+
+
+class MigrationError(OutgrowError):
+    """A migration stopped before its swap: the target is exactly as it was."""
+
+
+class VerificationFailed(MigrationError):
+    """Row counts or content checksums differ between the source and the target."""
 
 
 class DatabaseUnavailable(OutgrowError):

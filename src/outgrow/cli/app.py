@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from outgrow.cli import demo_command, info_command
+from outgrow.cli import demo_command, info_command, migrate_command
 from outgrow.cli.render import print_error
 from outgrow.errors import OutgrowError
 
@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 app.command("info")(info_command.info)
 app.command("demo")(demo_command.demo)
+app.command("migrate")(migrate_command.migrate_cmd)
+app.command("verify")(migrate_command.verify_cmd)
 
 
 def main() -> None:

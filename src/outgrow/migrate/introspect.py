@@ -1,0 +1,171 @@
+"""What a SQLite file holds: tables, columns, keys, unique constraints, indexes, foreign keys, counters.
+
+Read through SQLite's own PRAGMAs (table_list, table_xinfo, index_list, index_xinfo, foreign_key_list), not
+by parsing CREATE statements, except for the two facts no PRAGMA gives: AUTOINCREMENT and DEFERRABLE.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Column", "ForeignKey", "Index", "SourceSchema", "Table", "open_source", "read_schema"]
+
+_AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
+_DEFERRABLE = re.compile(r"\bDEFERRABLE\s+INITIALLY\s+DEFERRED\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    declared: str
+    not_null: bool
+    default_sql: str | None
+    primary_key_position: int  # 0: not in the primary key
+    hidden: int  # 0 ordinary; 2/3 generated (carried by Migration II)
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    columns: tuple[str, ...]  # "" for an expression part
+    unique: bool
+    origin: str  # "c" CREATE INDEX, "u" UNIQUE constraint, "pk" primary key
+    partial: bool
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]  # empty: the referenced table's primary key
+    on_update: str
+    on_delete: str
+    deferrable: bool
+
+
+@dataclass
+class Table:
+    name: str
+    sql: str
+    columns: list[Column]
+    without_rowid: bool
+    strict: bool
+    indexes: list[Index] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    autoincrement: bool = False
+    sequence: int | None = None  # sqlite_sequence value for AUTOINCREMENT tables
+    row_count: int = 0
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        keyed = sorted((c.primary_key_position, c.name) for c in self.columns if c.primary_key_position)
+        return tuple(name for _, name in keyed)
+
+    @property
+    def rowid_alias(self) -> str | None:
+        """The INTEGER PRIMARY KEY column that is the rowid, if any (sqlite.org/lang_createtable.html#rowid)."""
+        if self.without_rowid or len(self.primary_key) != 1:
+            return None
+        column = next(c for c in self.columns if c.name == self.primary_key[0])
+        if column.declared.strip().upper() != "INTEGER":
+            return None
+        # "PRIMARY KEY DESC" on the column makes it an ordinary key, not the rowid; a table-level key does not.
+        return None if re.search(r"\bPRIMARY\s+KEY\s+DESC\b", self.sql, re.IGNORECASE) else column.name
+
+
+@dataclass
+class SourceSchema:
+    path: Path
+    tables: list[Table]
+    skipped: list[tuple[str, str, str]]  # (kind, name, reason): views, triggers, virtual tables...
+
+
+def open_source(path: Path) -> sqlite3.Connection:
+    """The source, read-only: invalid UTF-8 in text becomes lone surrogates so it can be reported, not lost."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+    return conn
+
+
+def read_schema(conn: sqlite3.Connection, path: Path) -> SourceSchema:
+    """Describe every ordinary table of the database open on ``conn`` (counts included)."""
+    tables: list[Table] = []
+    skipped: list[tuple[str, str, str]] = []
+    sequences = _sequences(conn)
+    listing = conn.execute("SELECT name, type, wr, strict FROM pragma_table_list WHERE schema = 'main'").fetchall()
+    sql_of = dict(conn.execute("SELECT name, coalesce(sql, '') FROM sqlite_schema").fetchall())
+    for name, kind, without_rowid, strict in sorted(listing):
+        if name.startswith("sqlite_"):
+            continue
+        sql = sql_of.get(name, "")
+        if kind in {"view", "shadow"}:
+            continue  # views are listed with triggers below; shadow tables belong to their virtual table
+        if kind == "virtual" or sql.upper().lstrip().startswith("CREATE VIRTUAL"):
+            skipped.append(("virtual table", name, "virtual tables (FTS, R*Tree) are carried by Migration II"))
+            continue
+        table = Table(
+            name=name,
+            sql=sql,
+            columns=[
+                Column(cname, ctype or "", bool(notnull), default, pk, hidden)
+                for _cid, cname, ctype, notnull, default, pk, hidden in conn.execute(
+                    "SELECT * FROM pragma_table_xinfo(?)", (name,))
+            ],
+            without_rowid=bool(without_rowid),
+            strict=bool(strict),
+            indexes=_indexes(conn, name),
+            foreign_keys=_foreign_keys(conn, name, sql),
+            autoincrement=bool(_AUTOINCREMENT.search(sql)),
+            sequence=sequences.get(name),
+        )
+        table.row_count = conn.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0]
+        tables.append(table)
+    for kind, name in conn.execute("SELECT type, name FROM sqlite_schema WHERE type IN ('view', 'trigger')"):
+        skipped.append((kind, name, f"{kind}s are translated by Migration II"))
+    return SourceSchema(path=path, tables=tables, skipped=skipped)
+
+
+def quote(identifier: str) -> str:
+    """A SQLite (and PostgreSQL) quoted identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _sequences(conn: sqlite3.Connection) -> dict[str, int]:
+    exists = conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'").fetchone()
+    return dict(conn.execute("SELECT name, seq FROM sqlite_sequence").fetchall()) if exists else {}
+
+
+def _indexes(conn: sqlite3.Connection, table: str) -> list[Index]:
+    indexes = []
+    for _seq, name, unique, origin, partial in conn.execute("SELECT * FROM pragma_index_list(?)", (table,)):
+        columns = tuple(
+            column or ""
+            for _seqno, _cid, column, _desc, _coll, key in conn.execute("SELECT * FROM pragma_index_xinfo(?)", (name,))
+            if key
+        )
+        indexes.append(Index(name, columns, bool(unique), origin, bool(partial)))
+    return sorted(indexes, key=lambda i: i.name)
+
+
+def _foreign_keys(conn: sqlite3.Connection, table: str, sql: str) -> list[ForeignKey]:
+    grouped: dict[int, list[tuple[str, str, str | None, str, str]]] = {}
+    for fk_id, _seq, ref, src, dst, on_update, on_delete, _match in conn.execute(
+        "SELECT * FROM pragma_foreign_key_list(?) ORDER BY id, seq", (table,)
+    ):
+        grouped.setdefault(fk_id, []).append((ref, src, dst, on_update, on_delete))
+    deferrable = bool(_DEFERRABLE.search(sql))  # per constraint would need a parser; Migration II refines
+    keys = []
+    for parts in grouped.values():
+        ref, _, _, on_update, on_delete = parts[0]
+        keys.append(ForeignKey(
+            columns=tuple(p[1] for p in parts),
+            ref_table=ref,
+            ref_columns=tuple(p[2] for p in parts if p[2] is not None),
+            on_update=on_update,
+            on_delete=on_delete,
+            deferrable=deferrable,
+        ))
+    return keys

@@ -1,0 +1,257 @@
+"""``migrate()`` and ``verify()``: plan, preflight, load, report — the functions the CLI calls."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from outgrow.dialects.postgresql import PostgreSQLDialect
+from outgrow.errors import ConfigurationError, MigrationError, OutgrowError, VerificationFailed
+from outgrow.migrate.checksum import pg_checksum_query, pg_expression, python_text, row_hash
+from outgrow.migrate.introspect import open_source
+from outgrow.migrate.load import LoadOptions, OnError, TableReport, load_plan
+from outgrow.migrate.plan import IdentifierStyle, MigrationPlan, TablePlan, build_plan, iter_rows
+from outgrow.migrate.values import Rejection
+from outgrow.settings import Settings
+from outgrow.urls import mask_url, normalize_url
+
+__all__ = ["MigrationReport", "PreflightCheck", "migrate", "preflight", "verify"]
+
+MIN_SERVER_VERSION = 140000
+
+
+@dataclass(frozen=True)
+class PreflightCheck:
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+@dataclass
+class MigrationReport:
+    plan: MigrationPlan
+    target: str  # masked
+    preflight: list[PreflightCheck] = field(default_factory=list)
+    tables: list[TableReport] = field(default_factory=list)
+    seconds: float = 0.0
+    dry_run: bool = False
+    rejects_written: int = 0
+    fk_not_valid: bool = False
+
+    @property
+    def rejected(self) -> int:
+        return self.plan.rejected + (0 if self.fk_not_valid else len(self.plan.dangling))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan and the outcome, for ``--json``."""
+        results = {r.source: r for r in self.tables}
+        return {
+            "source": str(self.plan.source),
+            "target": self.target,
+            "schema": self.plan.schema,
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code,
+            "seconds": round(self.seconds, 3),
+            "preflight": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.preflight],
+            "tables": [
+                {
+                    "source": t.source.name, "target": t.name, "rows": t.source.row_count,
+                    "columns": [{"source": c.source.name, "target": c.name, "declared": c.source.declared,
+                                 "pg_type": c.choice.pg_type, "why": c.choice.reason, "not_null": c.not_null,
+                                 "rejected": c.rejected} for c in t.columns],
+                    "primary_key": list(t.primary_key),
+                    "unique": [list(u) for u in t.uniques],
+                    "indexes": [{"name": n, "columns": list(cols), "unique": u} for n, cols, u in t.indexes],
+                    "foreign_keys": [{"columns": list(cols), "references": ref, "ref_columns": list(rc),
+                                      "on_update": fk.on_update, "on_delete": fk.on_delete}
+                                     for fk, ref, cols, rc in t.foreign_keys],
+                    "identity_next": t.identity_next,
+                    "not_carried": t.skipped,
+                    "loaded_rows": results[t.source.name].rows if t.source.name in results else None,
+                    "rejected_rows": results[t.source.name].rejected_rows if t.source.name in results else None,
+                    "verified": results[t.source.name].verified if t.source.name in results else None,
+                    "copy_seconds": round(results[t.source.name].seconds, 3) if t.source.name in results else None,
+                }
+                for t in self.plan.tables
+            ],
+            "not_carried": [{"kind": k, "name": n, "reason": r} for k, n, r in self.plan.skipped],
+            "rejected_values": self.rejected,
+            "rejects": [r.to_dict() for r in (self.plan.rejects + self.plan.dangling)[:1000]],
+        }
+
+    @property
+    def exit_code(self) -> int:
+        """0: everything carried exactly and verified; 3: completed, with values or objects not carried."""
+        return 3 if self.rejected or self.plan.skipped or any(t.skipped for t in self.plan.tables) else 0
+
+
+def _conninfo(url: str | None) -> tuple[str, str]:
+    if not url:
+        url = Settings().target_url
+    if not url:
+        raise ConfigurationError("no target PostgreSQL given",
+                                 hint="pass POSTGRES_URL or set OUTGROW_TARGET_URL")
+    try:
+        parsed = normalize_url(url)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid target URL {mask_url(url)!r}: {exc}") from None
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigurationError(f"the target must be PostgreSQL, not {parsed.get_backend_name()}",
+                                 hint="postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+    conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    return conninfo, mask_url(conninfo)
+
+
+def _connect_error(exc: psycopg.Error, conninfo: str) -> OutgrowError:
+    url = normalize_url(conninfo)
+    translated = PostgreSQLDialect(Settings(database_url=None, target_url=None)).translate_error(exc, url)
+    return translated or MigrationError(f"PostgreSQL refused: {str(exc).splitlines()[0]}")
+
+
+def preflight(conninfo: str) -> list[PreflightCheck]:
+    """What must hold on the target before anything is written."""
+    try:
+        with psycopg.connect(conninfo, connect_timeout=10) as pg:
+            version = int(pg.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
+            encoding = pg.execute("SHOW server_encoding").fetchone()[0]  # type: ignore[index]
+            can_create = pg.execute(
+                "SELECT has_database_privilege(current_database(), 'CREATE')").fetchone()[0]  # type: ignore[index]
+    except psycopg.Error as exc:
+        raise _connect_error(exc, conninfo) from None
+    return [
+        PreflightCheck("server version", version >= MIN_SERVER_VERSION, f"{version // 10000}.{version % 10000}",
+                       "outgrow migrates to PostgreSQL 14 or newer"),
+        PreflightCheck("database encoding", encoding == "UTF8", str(encoding),
+                       "create the target database WITH ENCODING 'UTF8'"),
+        PreflightCheck("privilege to create schemas", bool(can_create), "yes" if can_create else "no",
+                       "GRANT CREATE ON DATABASE ... TO the migrating role"),
+    ]
+
+
+def migrate(
+    source: Path,
+    target_url: str | None = None,
+    *,
+    dry_run: bool = False,
+    schema: str = "public",
+    identifiers: IdentifierStyle = "fold",
+    on_error: OnError = "stop",
+    rejects_path: Path | None = None,
+    replace: bool = False,
+    schema_only: bool = False,
+    fk_not_valid: bool = False,
+    progress: Callable[[int], None] | None = None,
+    fault: Callable[[str], None] | None = None,
+) -> MigrationReport:
+    """Migrate ``source`` into the target; exact, verified and atomic, or a MigrationError and no change."""
+    started = time.perf_counter()
+    conninfo, masked = _conninfo(target_url)
+    checks = preflight(conninfo)
+    plan = build_plan(source, schema=schema, identifiers=identifiers, progress=progress)
+    report = MigrationReport(plan=plan, target=masked, preflight=checks, dry_run=dry_run, fk_not_valid=fk_not_valid)
+    failed = [c for c in checks if not c.ok]
+    if dry_run:
+        report.seconds = time.perf_counter() - started
+        return report
+    if failed:
+        raise MigrationError(f"preflight: {failed[0].name} is {failed[0].detail}", hint=failed[0].hint)
+    problems = plan.rejects + ([] if fk_not_valid else plan.dangling)
+    if problems and on_error == "stop" and not schema_only:
+        first, count = problems[0], plan.rejected + (0 if fk_not_valid else len(plan.dangling))
+        raise MigrationError(
+            f"{count} values cannot be carried exactly; first: {first.table}.{first.column} at {first.key}: "
+            f"{first.value} ({first.reason})",
+            hint="nothing was written; --dry-run lists them, --on-error report --rejects FILE loads the rest")
+    try:
+        if rejects_path is not None:
+            with rejects_path.open("w", encoding="utf-8") as rejects_file:
+                result = load_plan(plan, conninfo, LoadOptions(on_error, replace, schema_only, fk_not_valid, fault),
+                                   rejects_file=rejects_file, progress=progress)
+        else:
+            result = load_plan(plan, conninfo, LoadOptions(on_error, replace, schema_only, fk_not_valid, fault),
+                               progress=progress)
+    except psycopg.Error as exc:
+        raise MigrationError(f"PostgreSQL stopped the migration: {str(exc).splitlines()[0]}",
+                             hint="nothing was changed in the target") from None
+    report.tables = result.tables
+    report.rejects_written = result.rejects_written
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def verify(source: Path, target_url: str | None = None, *, schema: str = "public",
+           identifiers: IdentifierStyle = "fold") -> list[TableReport]:
+    """Compare row counts and content checksums of every table; raise VerificationFailed naming the first
+    differing key when they differ."""
+    conninfo, _ = _conninfo(target_url)
+    plan = build_plan(source, schema=schema, identifiers=identifiers)
+    reports = []
+    conn = open_source(source)
+    try:
+        with psycopg.connect(conninfo) as pg:
+            conn.execute("BEGIN")
+            for table in plan.tables:
+                report = TableReport(table.source.name, table.name)
+                offset = 0 if table.source.without_rowid else 1
+                for row in iter_rows(conn, table.source):
+                    texts = _source_texts(table, row[offset:])
+                    if texts is not None:  # rows with a value that cannot be carried were never loaded
+                        report.checksum += row_hash(texts)
+                        report.rows += 1
+                query = pg_checksum_query(table.columns, schema, table.name)
+                try:
+                    count, checksum = pg.execute(query).fetchone()  # type: ignore[misc]
+                except psycopg.errors.UndefinedTable:
+                    raise VerificationFailed(f"{table.name} is missing from schema {schema!r}") from None
+                if count != report.rows or int(checksum) != report.checksum:
+                    raise VerificationFailed(
+                        f"{table.source.name}: {count} rows in PostgreSQL, {report.rows} in SQLite; "
+                        f"first differing key: {_first_difference(conn, pg, plan, table, schema)}",
+                        hint="the target was changed after the migration, or the source was written to")
+                report.verified = True
+                reports.append(report)
+    except psycopg.OperationalError as exc:
+        raise _connect_error(exc, conninfo) from None
+    finally:
+        conn.close()
+    return reports
+
+
+def _source_texts(table: TablePlan, values: tuple[Any, ...]) -> list[str | None] | None:
+    """Canonical texts of one source row as it was loaded, or None when a value could not be carried."""
+    texts = []
+    for column, value in zip(table.columns, values, strict=True):
+        converted = column.rule.convert(value)
+        if isinstance(converted, Rejection):
+            return None
+        texts.append(python_text(column, converted))
+    return texts
+
+
+def _first_difference(conn: Any, pg: psycopg.Connection[Any], plan: MigrationPlan, table: TablePlan,
+                      schema: str) -> str:
+    key = [c for c in table.columns if c.source.name in (table.source.primary_key or ())]
+    if not key:
+        return "(the table has no key: rows differ in content or number)"
+    offset = 0 if table.source.without_rowid else 1
+    source_rows: dict[tuple[Any, ...], int] = {}
+    for row in iter_rows(conn, table.source):
+        texts = _source_texts(table, row[offset:])
+        if texts is not None:
+            source_rows[tuple(texts[table.columns.index(k)] for k in key)] = row_hash(texts)
+    columns = sql.SQL(", ").join(pg_expression(c) for c in table.columns)
+    query = sql.SQL("SELECT {} FROM {}.{}").format(columns, sql.Identifier(schema), sql.Identifier(table.name))
+    target_rows: dict[tuple[Any, ...], int] = {}
+    for texts in pg.execute(query):
+        target_rows[tuple(texts[table.columns.index(k)] for k in key)] = row_hash(list(texts))
+    for row_key in sorted(set(source_rows) | set(target_rows), key=str):
+        if source_rows.get(row_key) != target_rows.get(row_key):
+            return ", ".join(f"{k.name}={v}" for k, v in zip(key, row_key, strict=True))
+    return "(none found row by row)"

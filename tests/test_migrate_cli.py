@@ -1,0 +1,78 @@
+"""``outgrow migrate`` and ``outgrow verify`` as a user runs them: exit codes, one-line errors, JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import make_url
+
+pytestmark = pytest.mark.postgres
+
+
+def run(cli: list[str], *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*cli, *args], capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def make(path: Path, script: str) -> Path:
+    conn = sqlite3.connect(path)
+    conn.executescript(script)
+    conn.close()
+    return path
+
+
+def test_migrate_then_verify_then_detect_a_change(outgrow_cli: list[str], tmp_path: Path, pg_url: str) -> None:
+    source = make(tmp_path / "app.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+                                       "INSERT INTO t VALUES (1, 'a'), (2, 'b');")
+    result = run(outgrow_cli, "migrate", str(source), pg_url, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["exit_code"] == 0
+    assert [(t["target"], t["loaded_rows"], t["verified"]) for t in data["tables"]] == [("t", 2, True)]
+    assert run(outgrow_cli, "verify", str(source), pg_url).returncode == 0
+    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False),
+                         autocommit=True) as pg:
+        pg.execute("UPDATE t SET name = 'z' WHERE id = 2")
+    changed = run(outgrow_cli, "verify", str(source), pg_url)
+    assert changed.returncode == 1
+    assert changed.stderr.splitlines()[0] == "error: t: 2 rows in PostgreSQL, 2 in SQLite; first differing key: id=2"
+
+
+def test_rejected_values_exit_3_in_report_mode_and_1_in_stop_mode(outgrow_cli: list[str], tmp_path: Path,
+                                                                 pg_url: str) -> None:
+    source = make(tmp_path / "bad.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, day DATE);"
+                                       "INSERT INTO t VALUES (1, '2024-01-01'), (2, 'tomorrow');")
+    stopped = run(outgrow_cli, "migrate", str(source), pg_url)
+    assert stopped.returncode == 1
+    assert stopped.stderr.splitlines() == [
+        "error: 1 values cannot be carried exactly; first: t.day at {'rowid': 2}: tomorrow (not an ISO-8601 date "
+        "(YYYY-MM-DD))",
+        "hint: nothing was written; --dry-run lists them, --on-error report --rejects FILE loads the rest"]
+    rejects = tmp_path / "rejects.jsonl"
+    reported = run(outgrow_cli, "migrate", str(source), pg_url, "--on-error", "report", "--rejects", str(rejects))
+    assert reported.returncode == 3, reported.stderr
+    assert [json.loads(line)["value"] for line in rejects.read_text().splitlines()] == ["tomorrow"]
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(outgrow_cli: list[str], tmp_path: Path, pg_url: str) -> None:
+    source = make(tmp_path / "app.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, price NUMERIC(8,2));")
+    result = run(outgrow_cli, "migrate", str(source), pg_url, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "numeric(8,2)" in result.stdout
+    assert "dry run: nothing written. 0 rows in 1 tables, 0 values that cannot be carried." in result.stdout
+
+
+def test_usage_errors_exit_2(outgrow_cli: list[str], tmp_path: Path) -> None:
+    result = run(outgrow_cli, "migrate", str(tmp_path / "x.db"), "postgresql://u@127.0.0.1:1/d",
+                 "--identifiers", "shout")
+    assert result.returncode == 2
+    assert "'shout' is not one of fold, preserve, snake" in result.stderr
+    missing = run(outgrow_cli, "migrate", str(tmp_path / "x.db"))
+    assert missing.returncode == 2
+    assert missing.stderr.splitlines()[0] == "error: no target PostgreSQL given"

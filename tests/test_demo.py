@@ -7,7 +7,9 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy import make_url
 
 from outgrow import Settings, connect
 from outgrow.demo import SeedPlan, create_schema, run_demo, seed_database
@@ -59,7 +61,7 @@ def test_seeding_is_deterministic(tmp_path: Path) -> None:
 def test_demo_command_json(outgrow_cli: list[str], tmp_path: Path) -> None:
     result = subprocess.run(
         [*outgrow_cli, "demo", "--dir", str(tmp_path / "d"), "--organizations", "4", "--events", "400",
-         "--traffic", "40", "--json"],
+         "--traffic", "40", "--no-migrate", "--json"],
         capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -70,6 +72,22 @@ def test_demo_command_json(outgrow_cli: list[str], tmp_path: Path) -> None:
     assert data["traffic"]["lost_updates"] == 0
     assert data["info"]["engine"] == "sqlite"
     assert data["info"]["pragmas"]["journal_mode"] == "wal"
+    assert data["migration"] is None
+
+
+@pytest.mark.postgres
+def test_demo_migrates_into_the_embedded_postgresql(tmp_path: Path) -> None:
+    report = run_demo(tmp_path / "m", SeedPlan(organizations=3, events=300), traffic_operations=30,
+                      migrate_to_postgres=True)
+    assert report.migration is not None and report.postgres_url is not None
+    assert report.migration.exit_code == 0
+    assert {t.target: (t.rows, t.verified) for t in report.migration.tables} == {
+        "organizations": (3, True), "users": (60, True), "projects": (15, True),
+        "events": (300 + report.traffic.summary().get("insert_event", {"count": 0})["count"], True)}
+    with psycopg.connect(make_url(report.postgres_url).set(drivername="postgresql")
+                         .render_as_string(hide_password=False)) as pg:
+        assert pg.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'events' "
+                          "AND column_name = 'payload'").fetchone() == ("jsonb",)
 
 
 def test_demo_refuses_a_file_as_its_folder(outgrow_cli: list[str], tmp_path: Path) -> None:

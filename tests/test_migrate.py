@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -15,8 +16,9 @@ import psycopg
 import pytest
 from sqlalchemy import make_url
 
-from outgrow import MigrationError, VerificationFailed
+from outgrow import ConfigurationError, MigrationError, VerificationFailed
 from outgrow.migrate import STAGING_SCHEMA, build_plan, migrate, verify
+from outgrow.migrate.config import load_config
 
 pytestmark = pytest.mark.postgres
 
@@ -260,3 +262,72 @@ def test_the_plan_reads_a_consistent_snapshot(tmp_path: Path) -> None:
     source = sqlite_file(tmp_path / "zoo.db", ZOO)
     plan = build_plan(source)
     assert [(t.name, t.source.row_count, t.identity_next) for t in plan.tables] == [("zoo", 3, 4)]
+
+
+@pytest.fixture
+def role(pg: psycopg.Connection[Any]) -> Iterator[str]:
+    name = f"outgrow_role_{uuid.uuid4().hex[:8]}"
+    pg.execute(f'CREATE ROLE "{name}"')
+    yield name
+    pg.execute(f'REASSIGN OWNED BY "{name}" TO CURRENT_USER')
+    pg.execute(f'DROP OWNED BY "{name}"')
+    pg.execute(f'DROP ROLE "{name}"')
+
+
+def test_config_chooses_tables_types_schema_owner_grants_and_sql(tmp_path: Path, pg_url: str,
+                                                                 pg: psycopg.Connection[Any], role: str) -> None:
+    source = sqlite_file(tmp_path / "cfg.db", """
+        CREATE TABLE keep (id INTEGER PRIMARY KEY, anything);
+        INSERT INTO keep VALUES (1, 5), (2, 'five');
+        CREATE TABLE skip (x);
+    """)
+    config_file = tmp_path / "migrate.toml"
+    config_file.write_text(f"""
+schema = "app"
+exclude = ["skip"]
+owner = "{role}"
+before = ["CREATE SCHEMA IF NOT EXISTS audit"]
+after = ["CREATE VIEW app.keep_count AS SELECT count(*) AS n FROM app.keep"]
+[grants]
+{role} = "SELECT, INSERT"
+[types.keep]
+anything = "TEXT"
+""")
+    report = migrate(source, pg_url, config=load_config(config_file))
+    assert report.exit_code == 0
+    assert tables(pg) == [("app", "keep")]
+    assert pg.execute("SELECT anything FROM app.keep ORDER BY id").fetchall() == [("5",), ("five",)]
+    assert pg.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'keep'").fetchone() == (role,)
+    assert pg.execute("SELECT n FROM app.keep_count").fetchone() == (2,)
+    assert pg.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'audit'").fetchone() == (1,)
+    privileges = pg.execute("SELECT privilege_type FROM information_schema.role_table_grants "
+                            "WHERE grantee = %s ORDER BY 1", (role,)).fetchall()
+    assert [p for (p,) in privileges if p in {"INSERT", "SELECT"}] == ["INSERT", "SELECT"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("colour = 'red'", "colour: Extra inputs are not permitted"),
+        ("[grants]\nbob = 'SELECT; DROP TABLE x'", "grants: grant 'SELECT; DROP TABLE X' for 'bob' is not a "
+                                                   "table privilege"),
+        ("include = 'users'", "include: Input should be a valid list"),
+    ],
+)
+def test_config_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    config_file = tmp_path / "migrate.toml"
+    config_file.write_text(text)
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(config_file)
+    assert caught.value.message == f"{config_file}: {message}"
+
+
+def test_schema_only_then_data_only(tmp_path: Path, pg_url: str, pg: psycopg.Connection[Any]) -> None:
+    source = sqlite_file(tmp_path / "zoo.db", ZOO)
+    migrate(source, pg_url, schema_only=True)
+    assert pg.execute("SELECT count(*) FROM zoo").fetchone() == (0,)
+    report = migrate(source, pg_url, data_only=True)
+    assert [(t.rows, t.verified) for t in report.tables] == [(3, True)]
+    assert [r.verified for r in verify(source, pg_url)] == [True]
+    with pytest.raises(MigrationError, match="--data-only: public.zoo is not empty"):
+        migrate(source, pg_url, data_only=True)

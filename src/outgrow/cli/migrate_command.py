@@ -13,6 +13,7 @@ from rich.table import Table
 from outgrow.cli.options import JsonOption
 from outgrow.cli.render import console, error_console, print_json
 from outgrow.migrate import MigrationReport, migrate, verify
+from outgrow.migrate.config import load_config
 
 __all__ = ["migrate_cmd", "verify_cmd"]
 
@@ -20,7 +21,8 @@ SourceArgument = Annotated[Path, typer.Argument(help="The SQLite database file (
                                                 show_default=False)]
 TargetArgument = Annotated[str | None, typer.Argument(help="postgresql://USER:PASSWORD@HOST:PORT/DB "
                                                            "(default: OUTGROW_TARGET_URL).", show_default=False)]
-SchemaOption = Annotated[str, typer.Option("--schema", help="Target schema.")]
+SchemaOption = Annotated[str | None, typer.Option("--schema", help="Target schema (default public).",
+                                                   show_default=False)]
 IdentifiersOption = Annotated[
     str, typer.Option("--identifiers", help="fold (lowercase), preserve or snake.")]
 
@@ -29,9 +31,14 @@ def migrate_cmd(
     source: SourceArgument,
     target: TargetArgument = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and stop.")] = False,
-    schema: SchemaOption = "public",
+    config: Annotated[Path | None, typer.Option("--config", help="migrate.toml: tables, type overrides, SQL, "
+                                                                 "owner, grants.", show_default=False)] = None,
+    schema: SchemaOption = None,
     identifiers: IdentifiersOption = "fold",
     schema_only: Annotated[bool, typer.Option("--schema-only", help="Create the empty tables only.")] = False,
+    data_only: Annotated[bool, typer.Option("--data-only", help="Load into existing empty tables.")] = False,
+    owner: Annotated[str | None, typer.Option("--owner", help="Make this role own the migrated tables.",
+                                              show_default=False)] = None,
     on_error: Annotated[str, typer.Option("--on-error", help="stop, or report: load the good rows.")] = "stop",
     rejects: Annotated[Path | None, typer.Option("--rejects", help="Write rejected values here (JSON Lines).",
                                                   show_default=False)] = None,
@@ -50,7 +57,8 @@ def migrate_cmd(
         task = progress.add_task("planning and copying", total=None)
         report = migrate(source, target, dry_run=dry_run, schema=schema, identifiers=style,  # type: ignore[arg-type]
                          on_error=mode, rejects_path=rejects, replace=replace,  # type: ignore[arg-type]
-                         schema_only=schema_only, fk_not_valid=fk_not_valid,
+                         schema_only=schema_only, data_only=data_only, fk_not_valid=fk_not_valid, owner=owner,
+                         config=load_config(config) if config is not None else None,
                          progress=lambda n: progress.advance(task, n))
     if json_output:
         print_json(report.to_dict())
@@ -63,13 +71,13 @@ def migrate_cmd(
 def verify_cmd(
     source: SourceArgument,
     target: TargetArgument = None,
-    schema: SchemaOption = "public",
+    schema: SchemaOption = None,
     identifiers: IdentifiersOption = "fold",
     json_output: JsonOption = False,
 ) -> None:
     """Compare row counts and content checksums of SQLITE_FILE and its migrated copy."""
     style = _choice(identifiers, ("fold", "preserve", "snake"), "--identifiers")
-    reports = verify(source, target, schema=schema, identifiers=style)  # type: ignore[arg-type]
+    reports = verify(source, target, schema=schema or "public", identifiers=style)  # type: ignore[arg-type]
     if json_output:
         print_json([{"table": r.target, "rows": r.rows, "verified": r.verified} for r in reports])
         return

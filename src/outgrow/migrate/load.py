@@ -35,7 +35,12 @@ class LoadOptions:
     on_error: OnError = "stop"
     replace: bool = False
     schema_only: bool = False
+    data_only: bool = False
     fk_not_valid: bool = False
+    owner: str | None = None
+    grants: dict[str, str] = field(default_factory=dict)
+    before: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
     #: Test hook: called with the name of each phase as it starts ("copy", "indexes", "swap", ...).
     fault: Callable[[str], None] | None = None
 
@@ -62,12 +67,19 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
     """Create, fill, verify and swap in every table of ``plan``; raise MigrationError and change nothing on failure."""
     result = LoadResult()
     skip_rows = _rows_to_skip(plan, options)
+    # --data-only loads straight into the existing (empty) target tables; otherwise into a staging schema.
+    loading = plan.schema if options.data_only else STAGING_SCHEMA
     with psycopg.connect(conninfo) as pg:
+        for user_sql in options.before:
+            pg.execute(user_sql.encode())  # the user's own SQL from migrate.toml
         _phase(options, "staging")
-        pg.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(STAGING_SCHEMA)))
-        pg.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(STAGING_SCHEMA)))
-        for table in plan.tables:
-            pg.execute(ddl.create_table(table, STAGING_SCHEMA))
+        if options.data_only:
+            _check_empty_targets(pg, plan)
+        else:
+            pg.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(STAGING_SCHEMA)))
+            pg.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(STAGING_SCHEMA)))
+            for table in plan.tables:
+                pg.execute(ddl.create_table(table, STAGING_SCHEMA))
         source = open_source(plan.source)
         try:
             source.execute("BEGIN")  # one snapshot for the whole copy
@@ -75,28 +87,34 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
                 report = TableReport(table.source.name, table.name)
                 if not options.schema_only:
                     _phase(options, "copy")
-                    _copy_table(source, pg, table, report, skip_rows.get(table.source.name, set()), progress)
+                    _copy_table(source, pg, table, report, skip_rows.get(table.source.name, set()), loading, progress)
                 result.tables.append(report)
             source.execute("COMMIT")
         finally:
             source.close()
         _phase(options, "indexes")
         for table in plan.tables:
-            for statement in ddl.keys_and_indexes(table, STAGING_SCHEMA):
-                pg.execute(statement)
-            restart = ddl.restart_identity(table, STAGING_SCHEMA)
+            if not options.data_only:
+                for statement in ddl.keys_and_indexes(table, loading):
+                    pg.execute(statement)
+            restart = ddl.restart_identity(table, loading)
             if restart is not None:
                 pg.execute(restart)
         _phase(options, "foreign keys")
-        for table in plan.tables:
-            for statement in ddl.foreign_keys(table, STAGING_SCHEMA, not_valid=options.fk_not_valid):
-                pg.execute(statement)
+        if not options.data_only:
+            for table in plan.tables:
+                for statement in ddl.foreign_keys(table, loading, not_valid=options.fk_not_valid):
+                    pg.execute(statement)
         _phase(options, "verify")
         for table, report in zip(plan.tables, result.tables, strict=True):
-            _verify(pg, table, report, STAGING_SCHEMA)
-            pg.execute(sql.SQL("ANALYZE {}.{}").format(sql.Identifier(STAGING_SCHEMA), sql.Identifier(table.name)))
+            _verify(pg, table, report, loading)
+            pg.execute(sql.SQL("ANALYZE {}.{}").format(sql.Identifier(loading), sql.Identifier(table.name)))
         _phase(options, "swap")
-        _swap(pg, plan, options)
+        if not options.data_only:
+            _swap(pg, plan, options)
+        _grant(pg, plan, options)
+        for user_sql in options.after:
+            pg.execute(user_sql.encode())
         pg.commit()
     if rejects_file is not None:
         for reject in _all_rejects(plan, options):
@@ -125,13 +143,13 @@ def _all_rejects(plan: MigrationPlan, options: LoadOptions) -> list[Reject]:
 
 
 def _copy_table(source: sqlite3.Connection, pg: psycopg.Connection[Any], table: TablePlan, report: TableReport,
-                skip: set[Any], progress: Callable[[int], None] | None) -> None:
+                skip: set[Any], schema: str, progress: Callable[[int], None] | None) -> None:
     started = time.perf_counter()
     columns = [c for c in table.columns]
     offset = 0 if table.source.without_rowid else 1
     key_names = table.source.primary_key if table.source.without_rowid else ("rowid",)
     statement = sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
-        sql.Identifier(STAGING_SCHEMA), sql.Identifier(table.name),
+        sql.Identifier(schema), sql.Identifier(table.name),
         sql.SQL(", ").join(sql.Identifier(c.name) for c in columns))
     checksum = 0
     with pg.cursor() as cursor, cursor.copy(statement) as copy:
@@ -175,6 +193,31 @@ def _verify(pg: psycopg.Connection[Any], table: TablePlan, report: TableReport, 
             f"{report.rows} (checksum {report.checksum})",
             hint="nothing was swapped in; please report this with the table's schema")
     report.verified = True
+
+
+def _check_empty_targets(pg: psycopg.Connection[Any], plan: MigrationPlan) -> None:
+    for table in plan.tables:
+        try:
+            with pg.transaction():  # a savepoint: a missing table must not poison the migration's transaction
+                row = pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {}.{})").format(
+                    sql.Identifier(plan.schema), sql.Identifier(table.name))).fetchone()
+        except psycopg.errors.UndefinedTable:
+            raise MigrationError(f"--data-only: {plan.schema}.{table.name} does not exist",
+                                 hint="create the tables first (--schema-only), or drop --data-only") from None
+        if row is not None and row[0]:
+            raise MigrationError(f"--data-only: {plan.schema}.{table.name} is not empty",
+                                 hint="--data-only loads into empty tables only; use --replace for a full migration")
+
+
+def _grant(pg: psycopg.Connection[Any], plan: MigrationPlan, options: LoadOptions) -> None:
+    target = sql.Identifier(plan.schema)
+    for table in plan.tables:
+        name = sql.SQL("{}.{}").format(target, sql.Identifier(table.name))
+        if options.owner:
+            pg.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(name, sql.Identifier(options.owner)))
+        for role, privileges in options.grants.items():
+            # privileges were checked against the table-privilege keywords when the config was read
+            pg.execute(sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privileges.upper()), name, sql.Identifier(role)))
 
 
 def _swap(pg: psycopg.Connection[Any], plan: MigrationPlan, options: LoadOptions) -> None:

@@ -14,6 +14,7 @@ from psycopg import sql
 from outgrow.dialects.postgresql import PostgreSQLDialect
 from outgrow.errors import ConfigurationError, MigrationError, OutgrowError, VerificationFailed
 from outgrow.migrate.checksum import pg_checksum_query, pg_expression, python_text, row_hash
+from outgrow.migrate.config import MigrationConfig
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.load import LoadOptions, OnError, TableReport, load_plan
 from outgrow.migrate.plan import IdentifierStyle, MigrationPlan, TablePlan, build_plan, iter_rows
@@ -140,21 +141,32 @@ def migrate(
     target_url: str | None = None,
     *,
     dry_run: bool = False,
-    schema: str = "public",
+    schema: str | None = None,
     identifiers: IdentifierStyle = "fold",
     on_error: OnError = "stop",
     rejects_path: Path | None = None,
     replace: bool = False,
     schema_only: bool = False,
+    data_only: bool = False,
     fk_not_valid: bool = False,
+    owner: str | None = None,
+    config: MigrationConfig | None = None,
     progress: Callable[[int], None] | None = None,
     fault: Callable[[str], None] | None = None,
 ) -> MigrationReport:
-    """Migrate ``source`` into the target; exact, verified and atomic, or a MigrationError and no change."""
+    """Migrate ``source`` into the target; exact, verified and atomic, or a MigrationError and no change.
+
+    Options given here win over the same ones in ``config`` (a parsed migrate.toml).
+    """
     started = time.perf_counter()
+    if schema_only and data_only:
+        raise ConfigurationError("--schema-only and --data-only exclude each other")
+    config = config or MigrationConfig()
     conninfo, masked = _conninfo(target_url)
     checks = preflight(conninfo)
-    plan = build_plan(source, schema=schema, identifiers=identifiers, progress=progress)
+    plan = build_plan(source, schema=schema or config.schema_ or "public", identifiers=identifiers,
+                      include=set(config.include) if config.include is not None else None,
+                      exclude=set(config.exclude), type_overrides=config.types, progress=progress)
     report = MigrationReport(plan=plan, target=masked, preflight=checks, dry_run=dry_run, fk_not_valid=fk_not_valid)
     failed = [c for c in checks if not c.ok]
     if dry_run:
@@ -169,14 +181,15 @@ def migrate(
             f"{count} values cannot be carried exactly; first: {first.table}.{first.column} at {first.key}: "
             f"{first.value} ({first.reason})",
             hint="nothing was written; --dry-run lists them, --on-error report --rejects FILE loads the rest")
+    options = LoadOptions(on_error=on_error, replace=replace, schema_only=schema_only, data_only=data_only,
+                          fk_not_valid=fk_not_valid, owner=owner or config.owner, grants=dict(config.grants),
+                          before=list(config.before), after=list(config.after), fault=fault)
     try:
         if rejects_path is not None:
             with rejects_path.open("w", encoding="utf-8") as rejects_file:
-                result = load_plan(plan, conninfo, LoadOptions(on_error, replace, schema_only, fk_not_valid, fault),
-                                   rejects_file=rejects_file, progress=progress)
+                result = load_plan(plan, conninfo, options, rejects_file=rejects_file, progress=progress)
         else:
-            result = load_plan(plan, conninfo, LoadOptions(on_error, replace, schema_only, fk_not_valid, fault),
-                               progress=progress)
+            result = load_plan(plan, conninfo, options, progress=progress)
     except psycopg.Error as exc:
         raise MigrationError(f"PostgreSQL stopped the migration: {str(exc).splitlines()[0]}",
                              hint="nothing was changed in the target") from None

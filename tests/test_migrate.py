@@ -329,5 +329,5 @@ def test_schema_only_then_data_only(tmp_path: Path, pg_url: str, pg: psycopg.Con
     report = migrate(source, pg_url, data_only=True)
     assert [(t.rows, t.verified) for t in report.tables] == [(3, True)]
     assert [r.verified for r in verify(source, pg_url)] == [True]
-    with pytest.raises(MigrationError, match="--data-only: public.zoo is not empty"):
+    with pytest.raises(MigrationError, match=r"--data-only: public\.zoo is not empty"):
         migrate(source, pg_url, data_only=True)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -76,3 +79,49 @@ def test_usage_errors_exit_2(outgrow_cli: list[str], tmp_path: Path) -> None:
     missing = run(outgrow_cli, "migrate", str(tmp_path / "x.db"))
     assert missing.returncode == 2
     assert missing.stderr.splitlines()[0] == "error: no target PostgreSQL given"
+
+
+def catalog(pg: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+    """What a schema dump would show of the user's objects: schemas, tables, columns."""
+    return pg.execute(
+        "SELECT n.nspname, c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1, 2, 4").fetchall()
+
+
+def test_kill_9_during_copy_leaves_the_target_as_it_was(outgrow_cli: list[str], tmp_path: Path, pg_url: str) -> None:
+    source = tmp_path / "big.db"
+    conn = sqlite3.connect(source)
+    conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+    conn.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 150000) "
+                 "INSERT INTO events SELECT i, printf('event %d with some text to copy', i) FROM n")
+    conn.commit()
+    conn.close()
+    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False),
+                         autocommit=True) as pg:
+        pg.execute("CREATE TABLE events (kept text)")
+        pg.execute("INSERT INTO events VALUES ('original')")
+        before = catalog(pg)
+        child = subprocess.Popen([*outgrow_cli, "migrate", str(source), pg_url, "--replace"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while not pg.execute("SELECT 1 FROM pg_stat_progress_copy WHERE tuples_processed > 0").fetchone():
+                assert child.poll() is None, "the migration ended before it could be killed mid-COPY"
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            child.send_signal(signal.SIGKILL)
+        finally:
+            child.wait()
+        assert child.returncode == -signal.SIGKILL
+        deadline = time.monotonic() + 30
+        while pg.execute("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                         "AND pid <> pg_backend_pid() AND backend_type = 'client backend'").fetchone():
+            assert time.monotonic() < deadline, "the killed client's transaction is still open"
+            time.sleep(0.05)
+        assert catalog(pg) == before
+        assert pg.execute("SELECT kept FROM events").fetchall() == [("original",)]
+        rerun = run(outgrow_cli, "migrate", str(source), pg_url, "--replace")
+        assert rerun.returncode == 0, rerun.stderr
+        assert pg.execute("SELECT count(*) FROM events").fetchone() == (150000,)

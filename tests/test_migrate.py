@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import make_url
 
 from outgrow import ConfigurationError, MigrationError, VerificationFailed
-from outgrow.migrate import STAGING_SCHEMA, build_plan, migrate, verify
+from outgrow.migrate import STAGING_PREFIX, build_plan, migrate, verify
 from outgrow.migrate.config import load_config
 
 pytestmark = pytest.mark.postgres
@@ -226,7 +226,7 @@ def test_a_failure_in_any_phase_leaves_the_target_as_it_was(tmp_path: Path, pg_u
         migrate(source, pg_url, replace=True, fault=fault)
     assert tables(pg) == before
     assert pg.execute("SELECT kept FROM zoo").fetchall() == [("original",)]
-    assert pg.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STAGING_SCHEMA,)).fetchone() is None
+    assert pg.execute("SELECT 1 FROM pg_namespace WHERE nspname LIKE %s", (STAGING_PREFIX + "%",)).fetchone() is None
     report = migrate(source, pg_url, replace=True)  # and a rerun succeeds
     assert [t.verified for t in report.tables] == [True]
 

@@ -113,7 +113,7 @@ def test_untyped_columns_follow_a_single_storage_class_and_report_mixtures() -> 
     choice = mixed.choose()
     assert choice.pg_type == "bigint"
     assert "mixed values (2 integer, 1 text)" in choice.reason
-    assert mixed.convert("x") == Rejection("text value in an INTEGER column")
+    assert mixed.convert("x") == Rejection("text value in an untyped column whose values are integer")
 
 
 def test_escape_value_makes_nul_and_bad_bytes_visible() -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from outgrow.migrate.load import STAGING_SCHEMA, LoadOptions, TableReport
+from outgrow.migrate.load import STAGING_PREFIX, LoadOptions, TableReport
 from outgrow.migrate.plan import ColumnPlan, MigrationPlan, Reject, TablePlan, build_plan, target_identifier
 from outgrow.migrate.run import MigrationReport, PreflightCheck, migrate, preflight, verify
 from outgrow.migrate.values import ColumnRule, Rejection, TypeChoice, escape_value, rule_for
 
 __all__ = [
-    "STAGING_SCHEMA",
+    "STAGING_PREFIX",
     "ColumnPlan",
     "ColumnRule",
     "LoadOptions",

@@ -75,8 +75,7 @@ def python_text(column: ColumnPlan, converted: str | bytes | None) -> str | None
     if family == "double":
         return struct.pack(">d", float(converted)).hex()
     if family == "numeric":
-        text = format(Decimal(converted).normalize(), "f")
-        return "0" if text in {"-0", "0"} else text
+        return _plain_number(Decimal(converted))
     if family in {"timestamp", "timestamptz"}:
         return _timestamp(converted, utc=family == "timestamptz")
     if family == "jsonb":
@@ -95,7 +94,9 @@ def _timestamp(text: str, *, utc: bool) -> str:
         moment = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC)
-        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+        # Not strftime: glibc writes year 999 as "999", PostgreSQL's to_char as "0999".
+        return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} "
+                f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}")
     match = _TS.match(text)
     assert match is not None
     year, month, day, hour, minute, second, fraction = match.groups()
@@ -118,8 +119,16 @@ def jsonb_text(value: Any) -> str:
         return "false"
     if value is None:
         return "null"
-    text = format(value, "f")
-    return "0" if text == "-0" else text
+    return format(abs(value) if value == 0 else value, "f")  # numeric has no negative zero
+
+
+def _plain_number(number: Decimal) -> str:
+    """trim_scale(numeric)::text: no trailing fractional zeros, no exponent, no negative zero; exact at any
+    length (Decimal.normalize() would round to the context's 28 digits)."""
+    text = format(abs(number) if number == 0 else number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def _json_string(value: str) -> str:

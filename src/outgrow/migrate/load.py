@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
@@ -21,12 +22,14 @@ from outgrow.errors import MigrationError, VerificationFailed
 from outgrow.migrate import ddl
 from outgrow.migrate.checksum import pg_checksum_query, python_text, row_hash
 from outgrow.migrate.introspect import open_source
-from outgrow.migrate.plan import MigrationPlan, Reject, TablePlan, iter_rows
+from outgrow.migrate.plan import MigrationPlan, Reject, TablePlan
+from outgrow.migrate.rows import iter_rows, key_offset, row_identity
 from outgrow.migrate.values import Rejection, escape_value
 
-__all__ = ["STAGING_SCHEMA", "LoadOptions", "TableReport", "load_plan"]
+__all__ = ["STAGING_PREFIX", "LoadOptions", "TableReport", "load_plan"]
 
-STAGING_SCHEMA = "outgrow_staging"
+# One fresh staging schema per run, never an existing one: it lives only inside the run's transaction.
+STAGING_PREFIX = "outgrow_staging_"
 OnError = Literal["stop", "report"]
 
 
@@ -68,7 +71,8 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
     result = LoadResult()
     skip_rows = _rows_to_skip(plan, options)
     # --data-only loads straight into the existing (empty) target tables; otherwise into a staging schema.
-    loading = plan.schema if options.data_only else STAGING_SCHEMA
+    staging = STAGING_PREFIX + uuid.uuid4().hex[:12]
+    loading = plan.schema if options.data_only else staging
     with psycopg.connect(conninfo) as pg:
         for user_sql in options.before:
             pg.execute(user_sql.encode())  # the user's own SQL from migrate.toml
@@ -76,10 +80,9 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
         if options.data_only:
             _check_empty_targets(pg, plan)
         else:
-            pg.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(STAGING_SCHEMA)))
-            pg.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(STAGING_SCHEMA)))
+            pg.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
             for table in plan.tables:
-                pg.execute(ddl.create_table(table, STAGING_SCHEMA))
+                pg.execute(ddl.create_table(table, staging))
         source = open_source(plan.source)
         try:
             source.execute("BEGIN")  # one snapshot for the whole copy
@@ -111,7 +114,7 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
             pg.execute(sql.SQL("ANALYZE {}.{}").format(sql.Identifier(loading), sql.Identifier(table.name)))
         _phase(options, "swap")
         if not options.data_only:
-            _swap(pg, plan, options)
+            _swap(pg, plan, options, staging)
         _grant(pg, plan, options)
         for user_sql in options.after:
             pg.execute(user_sql.encode())
@@ -134,7 +137,7 @@ def _rows_to_skip(plan: MigrationPlan, options: LoadOptions) -> dict[str, set[An
         return {}
     skip: dict[str, set[Any]] = {}
     for reject in _all_rejects(plan, options):
-        skip.setdefault(reject.table, set()).add(tuple(sorted(reject.key.items())))
+        skip.setdefault(reject.table, set()).add(reject.row)
     return skip
 
 
@@ -145,20 +148,17 @@ def _all_rejects(plan: MigrationPlan, options: LoadOptions) -> list[Reject]:
 def _copy_table(source: sqlite3.Connection, pg: psycopg.Connection[Any], table: TablePlan, report: TableReport,
                 skip: set[Any], schema: str, progress: Callable[[int], None] | None) -> None:
     started = time.perf_counter()
-    columns = [c for c in table.columns]
-    offset = 0 if table.source.without_rowid else 1
-    key_names = table.source.primary_key if table.source.without_rowid else ("rowid",)
+    columns = table.columns
+    offset = key_offset(table.source)
     statement = sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
         sql.Identifier(schema), sql.Identifier(table.name),
         sql.SQL(", ").join(sql.Identifier(c.name) for c in columns))
     checksum = 0
     with pg.cursor() as cursor, cursor.copy(statement) as copy:
         for row in iter_rows(source, table.source):
-            if skip:
-                key = _key(table, key_names, row)
-                if key in skip:
-                    report.rejected_rows += 1
-                    continue
+            if skip and row_identity(table.source, row) in skip:
+                report.rejected_rows += 1
+                continue
             values = []
             for column, value in zip(columns, row[offset:], strict=True):
                 converted = column.rule.convert(value)
@@ -174,15 +174,6 @@ def _copy_table(source: sqlite3.Connection, pg: psycopg.Connection[Any], table: 
                 progress(1)
     report.checksum = checksum
     report.seconds = time.perf_counter() - started
-
-
-def _key(table: TablePlan, key_names: tuple[str, ...], row: tuple[Any, ...]) -> tuple[Any, ...]:
-    if not table.source.without_rowid:
-        return (("rowid", row[0]),)
-    names = [c.source.name for c in table.columns]
-    values = dict(zip(names, row, strict=True))
-    return tuple(sorted((n, escape_value(values[n]) if isinstance(values[n], bytes) else values[n])
-                        for n in key_names))
 
 
 def _verify(pg: psycopg.Connection[Any], table: TablePlan, report: TableReport, schema: str) -> None:
@@ -220,7 +211,7 @@ def _grant(pg: psycopg.Connection[Any], plan: MigrationPlan, options: LoadOption
             pg.execute(sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privileges.upper()), name, sql.Identifier(role)))
 
 
-def _swap(pg: psycopg.Connection[Any], plan: MigrationPlan, options: LoadOptions) -> None:
+def _swap(pg: psycopg.Connection[Any], plan: MigrationPlan, options: LoadOptions, staging: str) -> None:
     target = sql.Identifier(plan.schema)
     pg.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(target))
     existing = {row[0] for row in pg.execute(
@@ -229,9 +220,12 @@ def _swap(pg: psycopg.Connection[Any], plan: MigrationPlan, options: LoadOptions
     if clashes and not options.replace:
         raise MigrationError(f"the target schema {plan.schema!r} already has {', '.join(clashes)}",
                              hint="pass --replace to replace them (in the same transaction), or choose another schema")
-    for name in clashes:
-        pg.execute(sql.SQL("DROP TABLE {}.{} CASCADE").format(target, sql.Identifier(name)))
+    if clashes:
+        # No CASCADE: a view or foreign key of the user's that depends on a replaced table stops the run,
+        # rather than disappearing with it.
+        pg.execute(sql.SQL("DROP TABLE {}").format(
+            sql.SQL(", ").join(sql.SQL("{}.{}").format(target, sql.Identifier(n)) for n in clashes)))
     for table in plan.tables:
         pg.execute(sql.SQL("ALTER TABLE {}.{} SET SCHEMA {}").format(
-            sql.Identifier(STAGING_SCHEMA), sql.Identifier(table.name), target))
-    pg.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(STAGING_SCHEMA)))
+            sql.Identifier(staging), sql.Identifier(table.name), target))
+    pg.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(staging)))

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from outgrow.errors import MigrationError
 from outgrow.migrate.introspect import Column, ForeignKey, Table, open_source, quote, read_schema
-from outgrow.migrate.values import ColumnRule, Rejection, TypeChoice, escape_value, rule_for
+from outgrow.migrate.rows import carried_columns, dangling_rows, iter_rows, key_offset, row_identity, row_key
+from outgrow.migrate.values import INT64_MAX, ColumnRule, Rejection, TypeChoice, UntypedRule, escape_value, rule_for
 
 __all__ = [
     "ColumnPlan",
@@ -21,13 +22,11 @@ __all__ = [
     "Reject",
     "TablePlan",
     "build_plan",
-    "iter_rows",
     "target_identifier",
 ]
 
 IdentifierStyle = Literal["fold", "preserve", "snake"]
 MAX_IDENTIFIER_BYTES = 63
-MAX_REJECTS_KEPT = 10_000  # all are counted; a run writes every one to the rejects file as it streams
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,7 @@ class Reject:
     column: str
     value: str  # escaped, printable
     reason: str
+    row: tuple[Any, ...] = field(default=(), compare=False)  # row_identity(), to leave the row out
 
     def to_dict(self) -> dict[str, Any]:
         return {"table": self.table, "key": self.key, "column": self.column, "value": self.value,
@@ -104,15 +104,6 @@ def target_identifier(name: str, style: IdentifierStyle) -> str:
     return name.lower()
 
 
-def iter_rows(conn: sqlite3.Connection, table: Table, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
-    """Stream a table's rows (rowid first for rowid tables, as the key of reports), in bounded batches."""
-    columns = ", ".join(quote(c.name) for c in table.columns if c.hidden == 0)
-    key = "" if table.without_rowid else "rowid, "
-    cursor = conn.execute(f"SELECT {key}{columns} FROM {quote(table.name)}")
-    while rows := cursor.fetchmany(batch):
-        yield from rows
-
-
 def build_plan(
     path: Path,
     *,
@@ -137,8 +128,10 @@ def build_plan(
         _check_identifiers("table", names)
         for table in tables:
             plan.tables.append(_plan_table(conn, table, names, identifiers, (type_overrides or {}).get(table.name, {}),
-                                           plan, progress))
-        plan.dangling = _dangling_foreign_keys(conn, [t.source for t in plan.tables])
+                                           plan, source.tables, progress))
+        plan.dangling = _dangling_foreign_keys(conn, plan.tables, source.tables)
+        _type_empty_foreign_key_columns(plan)
+        _check_identifiers("index", {f"{t.source.name}.{i[0]}": i[0] for t in plan.tables for i in t.indexes})
         conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         raise MigrationError(f"cannot read {path}: {exc}", hint="is it a SQLite database?") from None
@@ -148,18 +141,20 @@ def build_plan(
 
 
 def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], style: IdentifierStyle,
-                overrides: dict[str, str], plan: MigrationPlan,
+                overrides: dict[str, str], plan: MigrationPlan, every: list[Table],
                 progress: Callable[[int], None] | None) -> TablePlan:
-    columns = [c for c in table.columns if c.hidden == 0]
+    columns = carried_columns(table)
     column_names = {c.name: target_identifier(c.name, style) for c in columns}
     _check_identifiers(f"column of {table.name}", column_names)
     rules = {c.name: rule_for(overrides.get(c.name, c.declared)) for c in columns}
-    offset = 0 if table.without_rowid else 1
+    offset = key_offset(table)
     for row in iter_rows(conn, table):
         for column, value in zip(columns, row[offset:], strict=True):
             rules[column.name].observe(value)
     column_plans = [ColumnPlan(source=c, name=column_names[c.name], rule=rules[c.name],
                                choice=rules[c.name].choose()) for c in columns]
+    skipped = [f"generated column {c.name}: generated columns are translated by Migration II"
+               for c in table.columns if c.hidden in (2, 3)]
     alias = table.rowid_alias
     identity_next = None
     if alias is not None:
@@ -170,16 +165,19 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
                                      + ("sqlite_sequence" if table.autoincrement else "max(id)"))
         top = conn.execute(f"SELECT max({quote(alias)}) FROM {quote(table.name)}").fetchone()[0] or 0
         identity_next = max(top, table.sequence or 0) + 1
+        if identity_next > INT64_MAX:
+            identity_next = None
+            skipped.append(f"identity {alias}: the counter is at the 64-bit maximum, so it has no next value")
     for row in iter_rows(conn, table):
-        key = _row_key(table, columns, row)
         for column_plan, value in zip(column_plans, row[offset:], strict=True):
             converted = column_plan.rule.convert(value)
+            if value is None and column_plan.not_null:
+                converted = Rejection("NULL in a NOT NULL or primary key column")
             if isinstance(converted, Rejection):
                 column_plan.rejected += 1
                 plan.rejected += 1
-                if len(plan.rejects) < MAX_REJECTS_KEPT:
-                    plan.rejects.append(Reject(table.name, key, column_plan.source.name, escape_value(value),
-                                               converted.reason))
+                plan.rejects.append(Reject(table.name, row_key(table, row), column_plan.source.name,
+                                           escape_value(value), converted.reason, row_identity(table, row)))
         if progress is not None:
             progress(1)
     return TablePlan(
@@ -190,46 +188,58 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
         uniques=[tuple(column_names[c] for c in i.columns) for i in table.indexes if i.origin == "u"],
         indexes=[(target_identifier(i.name, style), tuple(column_names.get(c, c) for c in i.columns), i.unique)
                  for i in table.indexes if i.origin == "c" and not i.partial and all(i.columns)],
-        foreign_keys=[_foreign_key(fk, names, style) for fk in table.foreign_keys],
+        foreign_keys=[_foreign_key(fk, names, style, every) for fk in table.foreign_keys],
         identity_next=identity_next,
-        skipped=[f"index {i.name}: partial and expression indexes are translated by Migration II"
-                 for i in table.indexes if i.origin == "c" and (i.partial or not all(i.columns))],
+        skipped=skipped + [f"index {i.name}: partial and expression indexes are translated by Migration II"
+                           for i in table.indexes if i.origin == "c" and (i.partial or not all(i.columns))],
     )
 
 
-def _dangling_foreign_keys(conn: sqlite3.Connection, tables: list[Table]) -> list[Reject]:
+def _dangling_foreign_keys(conn: sqlite3.Connection, planned: list[TablePlan], every: list[Table]) -> list[Reject]:
+    by_name = {t.name.lower(): t for t in every}
     dangling = []
-    for table in tables:
-        for _table, rowid, parent, fk_id in conn.execute("SELECT * FROM pragma_foreign_key_check(?)", (table.name,)):
-            fk = _fk_by_id(conn, table, fk_id)
-            values = conn.execute(
-                f"SELECT {', '.join(quote(c) for c in fk.columns)} FROM {quote(table.name)} WHERE rowid = ?", (rowid,)
-            ).fetchone() if rowid is not None else ()
-            dangling.append(Reject(table.name, {"rowid": rowid}, ",".join(fk.columns),
-                                   escape_value(tuple(values) if len(fk.columns) > 1 else (values or (None,))[0]),
-                                   f"dangling foreign key: no row in {parent} has this key"))
+    for plan in planned:
+        table = plan.source
+        for fk in table.foreign_keys:
+            parent = by_name.get(fk.ref_table.lower())
+            for row, values in dangling_rows(conn, table, fk, parent):
+                shown = values[0] if len(values) == 1 else values
+                dangling.append(Reject(table.name, row_key(table, row), ",".join(fk.columns), escape_value(shown),
+                                       f"dangling foreign key: no row in {fk.ref_table} has this key",
+                                       row_identity(table, row)))
     return dangling
 
 
-def _fk_by_id(conn: sqlite3.Connection, table: Table, fk_id: int) -> ForeignKey:
-    columns = tuple(row[3] for row in conn.execute(
-        "SELECT * FROM pragma_foreign_key_list(?) WHERE id = ? ORDER BY seq", (table.name, fk_id)))
-    return next(fk for fk in table.foreign_keys if fk.columns == columns)
+def _type_empty_foreign_key_columns(plan: MigrationPlan) -> None:
+    """An untyped column with no values would become text; as a foreign key it must match its parent."""
+    by_source = {t.source.name.lower(): t for t in plan.tables}
+    for table in plan.tables:
+        for fk, _ref, _cols, _ref_cols in table.foreign_keys:
+            parent = by_source.get(fk.ref_table.lower())
+            ref_names = fk.ref_columns or (parent.source.primary_key if parent else ())
+            if parent is None or len(ref_names) != len(fk.columns):
+                continue
+            for column_name, ref_name in zip(fk.columns, ref_names, strict=True):
+                column = next((c for c in table.columns if c.source.name.lower() == column_name.lower()), None)
+                ref = next((c for c in parent.columns if c.source.name.lower() == ref_name.lower()), None)
+                if (column is None or ref is None or not isinstance(column.rule, UntypedRule)
+                        or any(k != "null" for k in column.rule.classes)):
+                    continue
+                pg_type = ref.choice.pg_type.removesuffix(" GENERATED BY DEFAULT AS IDENTITY")
+                column.choice = TypeChoice(pg_type, f"no declared type and no values; the type of {fk.ref_table}."
+                                                    f"{ref_name}, which it references")
 
 
-def _row_key(table: Table, columns: list[Column], row: tuple[Any, ...]) -> dict[str, Any]:
-    if not table.without_rowid:
-        return {"rowid": row[0]}
-    values = dict(zip((c.name for c in columns), row, strict=True))
-    return {name: escape_value(values[name]) if isinstance(values[name], bytes) else values[name]
-            for name in table.primary_key}
-
-
-def _foreign_key(fk: ForeignKey, names: dict[str, str], style: IdentifierStyle
+def _foreign_key(fk: ForeignKey, names: dict[str, str], style: IdentifierStyle, every: list[Table]
                  ) -> tuple[ForeignKey, str, tuple[str, ...], tuple[str, ...]]:
-    return (fk, names.get(fk.ref_table, target_identifier(fk.ref_table, style)),
+    # SQLite matches the referenced table and columns case-insensitively; PostgreSQL needs their real names.
+    parent = next((t for t in every if t.name.lower() == fk.ref_table.lower()), None)
+    parent_name = parent.name if parent else fk.ref_table
+    parent_columns = {c.name.lower(): c.name for c in parent.columns} if parent else {}
+    ref_columns = tuple(parent_columns.get(c.lower(), c) for c in fk.ref_columns)
+    return (fk, names.get(parent_name, target_identifier(parent_name, style)),
             tuple(target_identifier(c, style) for c in fk.columns),
-            tuple(target_identifier(c, style) for c in fk.ref_columns))
+            tuple(target_identifier(c, style) for c in ref_columns))
 
 
 def _check_identifiers(what: str, names: dict[str, str]) -> None:

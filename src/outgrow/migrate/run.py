@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ from outgrow.migrate.checksum import pg_checksum_query, pg_expression, python_te
 from outgrow.migrate.config import MigrationConfig
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.load import LoadOptions, OnError, TableReport, load_plan
-from outgrow.migrate.plan import IdentifierStyle, MigrationPlan, TablePlan, build_plan, iter_rows
+from outgrow.migrate.plan import IdentifierStyle, MigrationPlan, TablePlan, build_plan
+from outgrow.migrate.rows import iter_rows, key_offset, row_identity
 from outgrow.migrate.values import Rejection
 from outgrow.settings import Settings
 from outgrow.urls import mask_url, normalize_url
@@ -200,11 +201,13 @@ def migrate(
 
 
 def verify(source: Path, target_url: str | None = None, *, schema: str = "public",
-           identifiers: IdentifierStyle = "fold") -> list[TableReport]:
+           identifiers: IdentifierStyle = "fold", fk_not_valid: bool = False) -> list[TableReport]:
     """Compare row counts and content checksums of every table; raise VerificationFailed naming the first
-    differing key when they differ."""
+    differing key when they differ. Rows a migration leaves out (a value that cannot be carried, or a
+    dangling foreign key unless ``fk_not_valid``) are left out here too."""
     conninfo, _ = _conninfo(target_url)
     plan = build_plan(source, schema=schema, identifiers=identifiers)
+    left_out = {r.row for r in plan.rejects + ([] if fk_not_valid else plan.dangling)}
     reports = []
     conn = open_source(source)
     try:
@@ -212,21 +215,21 @@ def verify(source: Path, target_url: str | None = None, *, schema: str = "public
             conn.execute("BEGIN")
             for table in plan.tables:
                 report = TableReport(table.source.name, table.name)
-                offset = 0 if table.source.without_rowid else 1
-                for row in iter_rows(conn, table.source):
-                    texts = _source_texts(table, row[offset:])
-                    if texts is not None:  # rows with a value that cannot be carried were never loaded
-                        report.checksum += row_hash(texts)
-                        report.rows += 1
+                for texts in _loaded_rows(conn, table, left_out):
+                    report.checksum += row_hash(texts)
+                    report.rows += 1
                 query = pg_checksum_query(table.columns, schema, table.name)
                 try:
                     count, checksum = pg.execute(query).fetchone()  # type: ignore[misc]
                 except psycopg.errors.UndefinedTable:
                     raise VerificationFailed(f"{table.name} is missing from schema {schema!r}") from None
+                except psycopg.errors.Error as exc:
+                    raise VerificationFailed(f"{table.name} in schema {schema!r} cannot be read as migrated: "
+                                             f"{str(exc).splitlines()[0]}") from None
                 if count != report.rows or int(checksum) != report.checksum:
                     raise VerificationFailed(
                         f"{table.source.name}: {count} rows in PostgreSQL, {report.rows} in SQLite; "
-                        f"first differing key: {_first_difference(conn, pg, plan, table, schema)}",
+                        f"first differing key: {_first_difference(conn, pg, table, schema, left_out)}",
                         hint="the target was changed after the migration, or the source was written to")
                 report.verified = True
                 reports.append(report)
@@ -237,28 +240,30 @@ def verify(source: Path, target_url: str | None = None, *, schema: str = "public
     return reports
 
 
-def _source_texts(table: TablePlan, values: tuple[Any, ...]) -> list[str | None] | None:
-    """Canonical texts of one source row as it was loaded, or None when a value could not be carried."""
-    texts = []
-    for column, value in zip(table.columns, values, strict=True):
-        converted = column.rule.convert(value)
-        if isinstance(converted, Rejection):
-            return None
-        texts.append(python_text(column, converted))
-    return texts
+def _loaded_rows(conn: Any, table: TablePlan, left_out: set[tuple[Any, ...]]) -> Iterator[list[str | None]]:
+    """Canonical texts of each source row the migration loaded."""
+    offset = key_offset(table.source)
+    for row in iter_rows(conn, table.source):
+        if left_out and row_identity(table.source, row) in left_out:
+            continue
+        texts = []
+        for column, value in zip(table.columns, row[offset:], strict=True):
+            converted = column.rule.convert(value)
+            if isinstance(converted, Rejection):
+                break
+            texts.append(python_text(column, converted))
+        else:
+            yield texts
 
 
-def _first_difference(conn: Any, pg: psycopg.Connection[Any], plan: MigrationPlan, table: TablePlan,
-                      schema: str) -> str:
+def _first_difference(conn: Any, pg: psycopg.Connection[Any], table: TablePlan, schema: str,
+                      left_out: set[tuple[Any, ...]]) -> str:
     key = [c for c in table.columns if c.source.name in (table.source.primary_key or ())]
     if not key:
         return "(the table has no key: rows differ in content or number)"
-    offset = 0 if table.source.without_rowid else 1
     source_rows: dict[tuple[Any, ...], int] = {}
-    for row in iter_rows(conn, table.source):
-        texts = _source_texts(table, row[offset:])
-        if texts is not None:
-            source_rows[tuple(texts[table.columns.index(k)] for k in key)] = row_hash(texts)
+    for texts in _loaded_rows(conn, table, left_out):
+        source_rows[tuple(texts[table.columns.index(k)] for k in key)] = row_hash(texts)
     columns = sql.SQL(", ").join(pg_expression(c) for c in table.columns)
     query = sql.SQL("SELECT {} FROM {}.{}").format(columns, sql.Identifier(schema), sql.Identifier(table.name))
     target_rows: dict[tuple[Any, ...], int] = {}

@@ -16,14 +16,15 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-__all__ = ["ColumnRule", "Rejection", "TypeChoice", "escape_value", "rule_for"]
+__all__ = ["INT64_MAX", "INT64_MIN", "ColumnRule", "Rejection", "TypeChoice", "UntypedRule", "escape_value", "rule_for"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _DECLARED = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
+_NUMBER_TEXT = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _ISO_DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$"
@@ -148,12 +149,14 @@ class NumericRule(ColumnRule):
         elif isinstance(value, int):
             number = Decimal(value)
         elif isinstance(value, str):
+            # Decimal() also takes "1_000", " 5" and non-ASCII digits: accept only what PostgreSQL reads as
+            # the same number, and only in its plain spelling.
+            if not _NUMBER_TEXT.match(value):
+                return Rejection("text that is not a plain number in a NUMERIC column")
             try:
-                number = Decimal(value.strip())
+                number = Decimal(value)
             except InvalidOperation:
                 return Rejection("text that is not a number in a NUMERIC column")
-            if not number.is_finite():
-                return Rejection("text that is not a finite number in a NUMERIC column")
         else:
             return Rejection(f"{_storage_class(value)} value in a NUMERIC column")
         if self.length is not None:
@@ -268,8 +271,11 @@ class DateTimeRule(ColumnRule):
         match = _ISO_DATETIME.match(text)
         if not match:
             if _ISO_DATE.match(text):
+                if self.with_offset:
+                    return Rejection("a date without time or UTC offset in a column whose other values have one: "
+                                     "the instant is ambiguous")
                 problem = _calendar_problem(*text.split("-"))
-                return Rejection(problem) if problem else text + " 00:00:00" + ("+00" if self.with_offset else "")
+                return Rejection(problem) if problem else text + " 00:00:00"
             return Rejection("not an ISO-8601 date and time")
         year, month, day, hour, minute, second, fraction, offset = match.groups()
         problem = _calendar_problem(year, month, day)
@@ -281,6 +287,10 @@ class DateTimeRule(ColumnRule):
             return Rejection("more than 6 fractional digits: PostgreSQL keeps microseconds")
         if self.with_offset and not offset:
             return Rejection("no UTC offset in a column whose other values have one: the instant is ambiguous")
+        if offset:
+            problem = _instant_problem(text, offset)
+            if problem:
+                return Rejection(problem)
         return text
 
 
@@ -317,25 +327,44 @@ class UntypedRule(ColumnRule):
     family = "none"
     _BY_CLASS: ClassVar[dict[str, type[ColumnRule]]] = {}
 
+    chosen: str = "text"
+    delegate: ColumnRule
+
     def choose(self) -> TypeChoice:
-        classes = [c for c in self.classes if c != "null"]
-        if len(classes) == 1:
-            self.delegate = self._BY_CLASS[classes[0]]("")
-            choice = self.delegate.choose()
-            return TypeChoice(choice.pg_type, f"no declared type; every value is {classes[0]}")
-        if not classes:
-            self.delegate = TextRule("")
+        counts = Counter({c: n for c, n in self.classes.items() if c != "null"})
+        if not counts:
+            self.chosen, self.delegate = "text", TextRule("")
             return TypeChoice("text", "no declared type and no values")
-        self.delegate = self._BY_CLASS[self.classes.most_common(1)[0][0]]("")
-        mixture = ", ".join(f"{n} {c}" for c, n in self.classes.most_common() if c != "null")
-        return TypeChoice(self.delegate.choose().pg_type,
-                          f"no declared type and mixed values ({mixture}): others are reported; override the type")
+        self.chosen = counts.most_common(1)[0][0]
+        self.delegate = self._BY_CLASS[self.chosen]("")
+        pg_type = self.delegate.choose().pg_type
+        if len(counts) == 1:
+            return TypeChoice(pg_type, f"no declared type; every value is {self.chosen}")
+        mixture = ", ".join(f"{n} {c}" for c, n in counts.most_common())
+        return TypeChoice(pg_type, f"no declared type and mixed values ({mixture}): the values that are not "
+                                   f"{self.chosen} are reported; a type override in --config decides")
 
     def convert(self, value: Any) -> Converted:
+        kind = _storage_class(value)
+        if kind not in {"null", self.chosen}:
+            # Converting it would change it (1e16 -> '1e+16', 2**53 + 1 -> a double): report it instead.
+            return Rejection(f"{kind} value in an untyped column whose values are {self.chosen}")
         return self.delegate.convert(value)
 
 
 UntypedRule._BY_CLASS.update({"integer": IntegerRule, "real": RealRule, "text": TextRule, "blob": BlobRule})
+
+
+def _instant_problem(text: str, offset: str) -> str | None:
+    """Offsets beyond what PostgreSQL accepts, and instants whose UTC form leaves years 1-9999."""
+    digits = offset.lstrip("+-").replace(":", "")
+    if offset != "Z" and (int(digits[:2]) > 15 or int(digits[2:4] or 0) > 59):
+        return "UTC offset beyond +/-15:59"
+    try:
+        datetime.fromisoformat(text.replace(" ", "T", 1)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return "the instant falls outside the years 1 to 9999 in UTC"
+    return None
 
 
 def _calendar_problem(year: str, month: str, day: str) -> str | None:
@@ -349,11 +378,26 @@ def _calendar_problem(year: str, month: str, day: str) -> str | None:
 
 
 def _json_problem(value: str) -> str | None:
+    def refuse(constant: str) -> Any:
+        raise ValueError(constant)
+
     try:
-        json.loads(value)
+        parsed = json.loads(value, parse_constant=refuse)  # NaN and Infinity are Python's, not JSON's
     except ValueError:
         return "not valid JSON"
+    if _has_lone_surrogate(parsed):
+        return "JSON string escape of a lone UTF-16 surrogate, which PostgreSQL refuses"
     return None
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _jsonb_keeps(value: str) -> bool:
@@ -385,7 +429,7 @@ _RULES: list[tuple[re.Pattern[str], type[ColumnRule]]] = [
 def rule_for(declared: str | None) -> ColumnRule:
     """The rule for a column declared as ``declared`` (``None`` or ``""``: no declared type)."""
     text = (declared or "").strip()
-    if not text:
+    if not text or text.upper() == "ANY":  # ANY in a STRICT table stores values as given, like no type
         return UntypedRule("")
     match = _DECLARED.match(text)
     name = (match.group(1) if match else text).upper().strip()

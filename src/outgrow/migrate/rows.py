@@ -1,0 +1,84 @@
+"""Reading a table's rows, and naming a row: by its rowid, or by its primary key in a WITHOUT ROWID table.
+
+A user column may itself be called ``rowid``; SQLite then still answers to ``_rowid_`` or ``oid``, so the
+real rowid is read under whichever of the three names no column took (sqlite.org/lang_createtable.html#rowid).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from outgrow.migrate.introspect import Column, ForeignKey, Table, quote
+from outgrow.migrate.values import escape_value
+
+__all__ = ["dangling_rows", "iter_rows", "key_offset", "row_identity", "row_key", "rowid_name"]
+
+_ROWID_NAMES = ("rowid", "_rowid_", "oid")
+
+
+def rowid_name(table: Table) -> str | None:
+    """The name that reads the real rowid, or None (WITHOUT ROWID, or all three names are columns)."""
+    if table.without_rowid:
+        return None
+    taken = {c.name.lower() for c in table.columns}
+    return next((name for name in _ROWID_NAMES if name not in taken), None)
+
+
+def key_offset(table: Table) -> int:
+    """How many key values precede the column values in each row from :func:`iter_rows`."""
+    return 1 if rowid_name(table) else 0
+
+
+def carried_columns(table: Table) -> list[Column]:
+    return [c for c in table.columns if c.hidden == 0]
+
+
+def iter_rows(conn: sqlite3.Connection, table: Table, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Stream a table's rows, the rowid first when there is one, in bounded batches."""
+    columns = ", ".join(quote(c.name) for c in carried_columns(table)) or "NULL"
+    rowid = rowid_name(table)
+    key = f"{rowid}, " if rowid else ""
+    cursor = conn.execute(f"SELECT {key}{columns} FROM {quote(table.name)}")
+    while rows := cursor.fetchmany(batch):
+        yield from rows
+
+
+def _key_values(table: Table, row: tuple[Any, ...]) -> list[tuple[str, Any]]:
+    if key_offset(table):
+        return [("rowid", row[0])]
+    values = dict(zip((c.name for c in carried_columns(table)), row, strict=True))
+    return [(name, values[name]) for name in table.primary_key]
+
+
+def row_key(table: Table, row: tuple[Any, ...]) -> dict[str, Any]:
+    """The row's key as reports show it (BLOB keys escaped)."""
+    return {name: escape_value(value) if isinstance(value, bytes) else value
+            for name, value in _key_values(table, row)}
+
+
+def row_identity(table: Table, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A hashable identity of the row, where a BLOB key never equals the text that escapes it."""
+    return tuple((name, type(value).__name__, value) for name, value in _key_values(table, row))
+
+
+def dangling_rows(conn: sqlite3.Connection, table: Table, fk: ForeignKey, parent: Table | None
+                  ) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """Rows of ``table`` whose foreign key ``fk`` names no row of ``parent``: (row, foreign key values)."""
+    rowid = rowid_name(table)
+    selected = ([rowid] if rowid else []) + [quote(c.name) for c in carried_columns(table)]
+    fk_values = [f"c.{quote(c)}" for c in fk.columns]
+    not_null = " AND ".join(f"{v} IS NOT NULL" for v in fk_values)
+    ref_columns = fk.ref_columns or (parent.primary_key if parent else ())
+    if parent is None or len(ref_columns) != len(fk.columns):
+        missing = f"SELECT {', '.join('c.' + s for s in selected)}, {', '.join(fk_values)} " \
+                  f"FROM {quote(table.name)} AS c WHERE {not_null}"
+    else:
+        match = " AND ".join(f"p.{quote(r)} = c.{quote(f)}" for r, f in zip(ref_columns, fk.columns, strict=True))
+        missing = (f"SELECT {', '.join('c.' + s for s in selected)}, {', '.join(fk_values)} "
+                   f"FROM {quote(table.name)} AS c WHERE {not_null} AND NOT EXISTS "
+                   f"(SELECT 1 FROM {quote(parent.name)} AS p WHERE {match})")
+    width = len(selected)
+    for row in conn.execute(missing):
+        yield tuple(row[:width]), tuple(row[width:])

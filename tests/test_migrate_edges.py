@@ -1,0 +1,168 @@
+"""Edge cases found by review: each once changed a value, lost a row, or failed a valid migration."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import make_url
+
+from outgrow import MigrationError, VerificationFailed
+from outgrow.migrate import MigrationReport, migrate, verify
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False),
+                         autocommit=True) as conn:
+        yield conn
+
+
+def source(tmp_path: Path, script: str) -> Path:
+    path = tmp_path / "edge.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(script)
+    conn.commit()
+    conn.close()
+    return path
+
+
+def reasons(report: MigrationReport) -> list[tuple[Any, str, str]]:
+    return [(r.key, r.value, r.reason) for r in report.plan.rejects + report.plan.dangling]
+
+
+def test_mixed_untyped_values_are_reported_not_converted(tmp_path: Path, pg_url: str,
+                                                        pg: psycopg.Connection[Any]) -> None:
+    path = source(tmp_path, "CREATE TABLE t (a); INSERT INTO t VALUES (0.5), (1.5), (9007199254740993);"
+                            "CREATE TABLE u (a); INSERT INTO u VALUES ('x'), ('y'), (1e16), (5), (NULL);")
+    report = migrate(path, pg_url, on_error="report")
+    assert reasons(report) == [
+        ({"rowid": 3}, "9007199254740993", "integer value in an untyped column whose values are real"),
+        ({"rowid": 3}, "1e+16", "real value in an untyped column whose values are text"),
+        ({"rowid": 4}, "5", "integer value in an untyped column whose values are text"),
+    ]
+    assert pg.execute("SELECT a FROM t ORDER BY a").fetchall() == [(0.5,), (1.5,)]
+    assert pg.execute("SELECT a FROM u ORDER BY a").fetchall() == [("x",), ("y",), (None,)]
+    assert [r.verified for r in verify(path, pg_url)] == [True, True]
+
+
+def test_numeric_text_is_read_only_in_its_plain_spelling(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE t (a ANY) STRICT; INSERT INTO t VALUES ('007'), ('1.50');"
+                            "CREATE TABLE n (a DECIMAL(10,2)); INSERT INTO n VALUES ('1_0.5'), (' 5'), ('2.5');")
+    report = migrate(path, pg_url, on_error="report")
+    assert [c.choice.pg_type for t in report.plan.tables for c in t.columns] == ["numeric(10,2)", "text"]
+    # (' 5' is no case: NUMERIC affinity stored it as the integer 5 already.)
+    assert reasons(report) == [({"rowid": 1}, "1_0.5", "text that is not a plain number in a NUMERIC column")]
+
+
+def test_a_column_named_rowid_does_not_hide_the_real_rowid(tmp_path: Path, pg_url: str,
+                                                           pg: psycopg.Connection[Any]) -> None:
+    path = source(tmp_path, "CREATE TABLE t (rowid TEXT, v INTEGER);"
+                            "INSERT INTO t VALUES ('a', 1), ('a', 'bad'), ('b', 3);"
+                            "CREATE TABLE k (k PRIMARY KEY, v) WITHOUT ROWID;"
+                            "INSERT INTO k VALUES ('a', 1), (x'61', 3), ('x''61''', 4);")
+    report = migrate(path, pg_url, on_error="report")
+    assert pg.execute('SELECT "rowid", v FROM t ORDER BY v').fetchall() == [("a", 1), ("b", 3)]
+    assert pg.execute("SELECT k FROM k ORDER BY k").fetchall() == [("a",), ("x'61'",)]
+    assert report.exit_code == 3
+
+
+def test_generated_columns_are_listed_as_not_carried(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE t (a INTEGER, b INTEGER GENERATED ALWAYS AS (a * 2) STORED);"
+                            "INSERT INTO t (a) VALUES (1);")
+    report = migrate(path, pg_url)
+    assert report.plan.tables[0].skipped == ["generated column b: generated columns are translated by Migration II"]
+    assert report.exit_code == 3
+
+
+def test_nulls_outnumbering_mixed_values(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE t (a); INSERT INTO t VALUES (NULL), (NULL), (NULL), (1), ('x');")
+    report = migrate(path, pg_url, on_error="report")
+    assert len(reasons(report)) == 1
+
+
+def test_checksums_of_long_numbers_negative_zero_json_and_early_years(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE t (a NUMERIC, j JSON, d DATETIME);"
+                            "INSERT INTO t VALUES ('1234567890.123456789012345678901234567', '{\"a\": -0.0}',"
+                            " '0999-06-01 10:00:00+00');")
+    report = migrate(path, pg_url)
+    assert [t.verified for t in report.tables] == [True]
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("2020-01-01 10:00:00+25", "UTC offset beyond +/-15:59"),
+    ("0001-01-01 02:00:00+05", "the instant falls outside the years 1 to 9999 in UTC"),
+])
+def test_impossible_instants_are_rejected(tmp_path: Path, pg_url: str, value: str, reason: str) -> None:
+    path = source(tmp_path, f"CREATE TABLE t (d DATETIME); INSERT INTO t VALUES ('{value}');")
+    report = migrate(path, pg_url, on_error="report")
+    assert reasons(report) == [({"rowid": 1}, value, reason)]
+
+
+def test_verify_after_report_mode_with_dangling_keys(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE p (id INTEGER PRIMARY KEY);"
+                            "CREATE TABLE c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p (id));"
+                            "INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 1), (2, 99);")
+    assert migrate(path, pg_url, on_error="report").exit_code == 3
+    assert [r.rows for r in verify(path, pg_url)] == [1, 1]
+
+
+def test_json_that_postgresql_refuses_is_rejected(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE t (j JSON); INSERT INTO t VALUES ('{\"a\": 1}'), ('NaN'), ('\"\\ud800\"');")
+    report = migrate(path, pg_url, on_error="report")
+    assert [r[2] for r in reasons(report)] == [
+        "not valid JSON", "JSON string escape of a lone UTF-16 surrogate, which PostgreSQL refuses"]
+
+
+def test_null_in_a_text_primary_key_is_rejected(tmp_path: Path, pg_url: str, pg: psycopg.Connection[Any]) -> None:
+    path = source(tmp_path, "CREATE TABLE t (k TEXT PRIMARY KEY, v); INSERT INTO t VALUES (NULL, 1), ('a', 2);")
+    report = migrate(path, pg_url, on_error="report")
+    assert [r[2] for r in reasons(report)] == ["NULL in a NOT NULL or primary key column"]
+    assert pg.execute("SELECT k FROM t").fetchall() == [("a",)]
+
+
+def test_untyped_foreign_key_column_without_values_takes_its_parents_type(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE p (id INTEGER PRIMARY KEY); CREATE TABLE c (id INTEGER PRIMARY KEY, "
+                            "pid REFERENCES p);")
+    report = migrate(path, pg_url)
+    assert report.plan.tables[0].columns[1].choice.pg_type == "bigint"
+
+
+def test_foreign_keys_resolve_names_case_insensitively(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, 'CREATE TABLE "Parent" ("ID" INTEGER PRIMARY KEY);'
+                            "CREATE TABLE child (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES parent (id));"
+                            "INSERT INTO Parent VALUES (1); INSERT INTO child VALUES (1, 1);")
+    assert migrate(path, pg_url, identifiers="preserve").exit_code == 0
+
+
+def test_an_identity_at_the_64_bit_maximum_is_reported(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (9223372036854775807);")
+    report = migrate(path, pg_url)
+    assert report.exit_code == 3
+    assert report.plan.tables[0].skipped == [
+        "identity id: the counter is at the 64-bit maximum, so it has no next value"]
+
+
+def test_replace_never_drops_the_users_other_objects(tmp_path: Path, pg_url: str,
+                                                     pg: psycopg.Connection[Any]) -> None:
+    pg.execute("CREATE TABLE foobar (x int); CREATE VIEW v AS SELECT x FROM foobar")
+    pg.execute("CREATE SCHEMA outgrow_staging; CREATE TABLE outgrow_staging.keep (x int)")
+    path = source(tmp_path, "CREATE TABLE foobar (y TEXT); INSERT INTO foobar VALUES ('new');")
+    with pytest.raises(MigrationError, match="depend"):
+        migrate(path, pg_url, replace=True)
+    assert pg.execute("SELECT count(*) FROM v").fetchone() == (0,)
+    assert pg.execute("SELECT count(*) FROM outgrow_staging.keep").fetchone() == (0,)
+
+
+def test_verify_reports_a_changed_table_shape(tmp_path: Path, pg_url: str, pg: psycopg.Connection[Any]) -> None:
+    path = source(tmp_path, "CREATE TABLE t (a INTEGER, b TEXT); INSERT INTO t VALUES (1, 'x');")
+    migrate(path, pg_url)
+    pg.execute("ALTER TABLE t DROP COLUMN b")
+    with pytest.raises(VerificationFailed, match="t in schema 'public' cannot be read as migrated"):
+        verify(path, pg_url)

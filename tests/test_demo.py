@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -77,8 +78,9 @@ def test_demo_command_json(outgrow_cli: list[str], tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_demo_migrates_into_the_embedded_postgresql(tmp_path: Path) -> None:
+    name = f"outgrow_demo_test_{uuid.uuid4().hex[:8]}"  # never the user's own outgrow_demo
     report = run_demo(tmp_path / "m", SeedPlan(organizations=3, events=300), traffic_operations=30,
-                      migrate_to_postgres=True)
+                      migrate_to_postgres=True, postgres_database=name)
     assert report.migration is not None and report.postgres_url is not None
     assert report.migration.exit_code == 0
     assert {t.target: (t.rows, t.verified) for t in report.migration.tables} == {
@@ -88,6 +90,9 @@ def test_demo_migrates_into_the_embedded_postgresql(tmp_path: Path) -> None:
                          .render_as_string(hide_password=False)) as pg:
         assert pg.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'events' "
                           "AND column_name = 'payload'").fetchone() == ("jsonb",)
+    admin = make_url(report.postgres_url).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as pg:
+        pg.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def test_demo_refuses_a_file_as_its_folder(outgrow_cli: list[str], tmp_path: Path) -> None:

@@ -166,3 +166,20 @@ def test_verify_reports_a_changed_table_shape(tmp_path: Path, pg_url: str, pg: p
     pg.execute("ALTER TABLE t DROP COLUMN b")
     with pytest.raises(VerificationFailed, match="t in schema 'public' cannot be read as migrated"):
         verify(path, pg_url)
+
+
+def test_children_of_a_left_out_row_are_left_out_and_reported(tmp_path: Path, pg_url: str,
+                                                              pg: psycopg.Connection[Any]) -> None:
+    path = source(tmp_path, "CREATE TABLE p (id INTEGER PRIMARY KEY, v INTEGER);"
+                            "CREATE TABLE c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p (id));"
+                            "CREATE TABLE g (id INTEGER PRIMARY KEY, cid INTEGER REFERENCES c (id));"
+                            "INSERT INTO p VALUES (1, 'bad'), (2, 2); INSERT INTO c VALUES (1, 1), (2, 2);"
+                            "INSERT INTO g VALUES (1, 1), (2, 2);")
+    report = migrate(path, pg_url, on_error="report")
+    assert [(r.table, r.key, r.reason) for r in report.plan.rejects + report.plan.dangling] == [
+        ("p", {"rowid": 1}, "text value in an INTEGER column"),
+        ("c", {"rowid": 1}, "its parent row in p is not carried"),
+        ("g", {"rowid": 1}, "its parent row in c is not carried"),
+    ]
+    assert [pg.execute(f"SELECT id FROM {t}").fetchall() for t in ("p", "c", "g")] == [[(2,)]] * 3
+    assert [r.rows for r in verify(path, pg_url)] == [1, 1, 1]

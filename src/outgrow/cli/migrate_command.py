@@ -122,6 +122,7 @@ def _render(report: MigrationReport) -> None:
     if report.rejected > 20:
         console.print(f"... {report.rejected - 20} more rejected values (--json or --rejects FILE lists them all)")
     if report.dry_run:
+        console.print(f"source snapshot: {escape(plan.snapshot_cost)}")
         console.print(f"dry run: nothing written. {plan.rows:,} rows in {len(plan.tables)} tables, "
                       f"{report.rejected} values that cannot be carried.")
         return

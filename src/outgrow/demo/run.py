@@ -57,6 +57,7 @@ def run_demo(
     traffic_progress: Callable[[int], None] | None = None,
     migrate_to_postgres: bool = False,
     migrate_progress: Callable[[int], None] | None = None,
+    postgres_database: str = DEMO_PG_DATABASE,
 ) -> DemoReport:
     """Create ``directory/app.db`` afresh, seed it, send it traffic, and describe it."""
     plan = plan or SeedPlan()
@@ -70,17 +71,17 @@ def run_demo(
         info = describe_database(db)
     migration, postgres_url = None, None
     if migrate_to_postgres:
-        postgres_url = _fresh_demo_database()
+        postgres_url = _fresh_demo_database(postgres_database)
         migration = migrate(database, postgres_url, replace=True, progress=migrate_progress)
     return DemoReport(database=database, seed=seed, traffic=traffic, info=info,
                       seconds=time.perf_counter() - started, migration=migration, postgres_url=postgres_url)
 
 
-def _fresh_demo_database() -> str:
-    """An empty ``outgrow_demo`` database on the embedded PostgreSQL; its URL."""
+def _fresh_demo_database(name: str) -> str:
+    """An empty database ``name`` on the embedded PostgreSQL (dropped first if it exists); its URL."""
     admin = embedded_server_url()
     with psycopg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False),
                          autocommit=True) as pg:
-        pg.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DEMO_PG_DATABASE)))
-        pg.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_PG_DATABASE)))
-    return admin.set(database=DEMO_PG_DATABASE).render_as_string(hide_password=False)
+        pg.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        pg.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return admin.set(database=name).render_as_string(hide_password=False)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from outgrow.migrate.load import STAGING_PREFIX, LoadOptions, TableReport
 from outgrow.migrate.plan import ColumnPlan, MigrationPlan, Reject, TablePlan, build_plan, target_identifier
-from outgrow.migrate.run import MigrationReport, PreflightCheck, migrate, preflight, verify
+from outgrow.migrate.preflight import PreflightCheck, preflight
+from outgrow.migrate.run import MigrationReport, migrate, verify
 from outgrow.migrate.values import ColumnRule, Rejection, TypeChoice, escape_value, rule_for
 
 __all__ = [

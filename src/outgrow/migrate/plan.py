@@ -88,6 +88,16 @@ class MigrationPlan:
     rejects: list[Reject] = field(default_factory=list)
     rejected: int = 0
     dangling: list[Reject] = field(default_factory=list)  # rows whose foreign key points at no row
+    journal_mode: str = "wal"
+
+    @property
+    def snapshot_cost(self) -> str:
+        """What reading one consistent snapshot costs the application while the copy runs."""
+        if self.journal_mode == "wal":
+            return ("the copy reads one snapshot while the application keeps writing; the WAL grows until the "
+                    "copy ends (no checkpoint can pass an open reader)")
+        return (f"the source is in {self.journal_mode} journal mode: application writers wait while the copy "
+                "reads (switch it to WAL first to keep writing)")
 
     @property
     def rows(self) -> int:
@@ -121,15 +131,19 @@ def build_plan(
     try:
         conn.execute("BEGIN")  # one read snapshot for the schema and both passes over the values
         source = read_schema(conn, path)
+        journal_mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
         tables = [t for t in source.tables
                   if (include is None or t.name in include) and t.name not in (exclude or set())]
-        plan = MigrationPlan(source=path, schema=schema, tables=[], skipped=list(source.skipped))
+        plan = MigrationPlan(source=path, schema=schema, tables=[], skipped=list(source.skipped),
+                             journal_mode=journal_mode)
         names = {t.name: target_identifier(t.name, identifiers) for t in tables}
         _check_identifiers("table", names)
         for table in tables:
             plan.tables.append(_plan_table(conn, table, names, identifiers, (type_overrides or {}).get(table.name, {}),
                                            plan, source.tables, progress))
         plan.dangling = _dangling_foreign_keys(conn, plan.tables, source.tables)
+        if plan.rejects or plan.dangling:
+            plan.dangling += _orphans(conn, plan)
         _type_empty_foreign_key_columns(plan)
         _check_identifiers("index", {f"{t.source.name}.{i[0]}": i[0] for t in plan.tables for i in t.indexes})
         conn.execute("COMMIT")
@@ -208,6 +222,51 @@ def _dangling_foreign_keys(conn: sqlite3.Connection, planned: list[TablePlan], e
                                        f"dangling foreign key: no row in {fk.ref_table} has this key",
                                        row_identity(table, row)))
     return dangling
+
+
+def _orphans(conn: sqlite3.Connection, plan: MigrationPlan) -> list[Reject]:
+    """Rows whose parent row is left out (it holds a value that cannot be carried, or is itself an orphan):
+    loading them would break their foreign key, so they are left out and reported too, until none is left."""
+    by_name = {t.source.name.lower(): t for t in plan.tables}
+    left: dict[str, set[tuple[Any, ...]]] = {t.source.name: set() for t in plan.tables}
+    for reject in plan.rejects + plan.dangling:
+        left[reject.table].add(reject.row)
+    orphans: list[Reject] = []
+    changed = True
+    while changed:
+        changed = False
+        for child in plan.tables:
+            for fk in child.source.foreign_keys:
+                parent = by_name.get(fk.ref_table.lower())
+                if parent is None or not left[parent.source.name]:
+                    continue
+                ref_names = fk.ref_columns or parent.source.primary_key
+                gone = _key_values_of(conn, parent.source, ref_names, left[parent.source.name])
+                positions = _positions(child.source, fk.columns)
+                offset = key_offset(child.source)
+                for row in iter_rows(conn, child.source):
+                    identity = row_identity(child.source, row)
+                    values = tuple(row[offset + i] for i in positions)
+                    if identity in left[child.source.name] or None in values or values not in gone:
+                        continue
+                    left[child.source.name].add(identity)
+                    orphans.append(Reject(child.source.name, row_key(child.source, row), ",".join(fk.columns),
+                                          escape_value(values[0] if len(values) == 1 else values),
+                                          f"its parent row in {parent.source.name} is not carried", identity))
+                    changed = True
+    return orphans
+
+
+def _positions(table: Table, names: tuple[str, ...]) -> list[int]:
+    columns = [c.name.lower() for c in carried_columns(table)]
+    return [columns.index(n.lower()) for n in names]
+
+
+def _key_values_of(conn: sqlite3.Connection, table: Table, names: tuple[str, ...],
+                   rows: set[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+    positions, offset = _positions(table, names), key_offset(table)
+    return {tuple(row[offset + i] for i in positions) for row in iter_rows(conn, table)
+            if row_identity(table, row) in rows}
 
 
 def _type_empty_foreign_key_columns(plan: MigrationPlan) -> None:

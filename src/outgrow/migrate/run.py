@@ -18,22 +18,13 @@ from outgrow.migrate.config import MigrationConfig
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.load import LoadOptions, OnError, TableReport, load_plan
 from outgrow.migrate.plan import IdentifierStyle, MigrationPlan, TablePlan, build_plan
+from outgrow.migrate.preflight import PreflightCheck, preflight
 from outgrow.migrate.rows import iter_rows, key_offset, row_identity
 from outgrow.migrate.values import Rejection
 from outgrow.settings import Settings
 from outgrow.urls import mask_url, normalize_url
 
 __all__ = ["MigrationReport", "PreflightCheck", "migrate", "preflight", "verify"]
-
-MIN_SERVER_VERSION = 140000
-
-
-@dataclass(frozen=True)
-class PreflightCheck:
-    name: str
-    ok: bool
-    detail: str
-    hint: str = ""
 
 
 @dataclass
@@ -62,6 +53,7 @@ class MigrationReport:
             "exit_code": self.exit_code,
             "seconds": round(self.seconds, 3),
             "preflight": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.preflight],
+            "snapshot": self.plan.snapshot_cost,
             "tables": [
                 {
                     "source": t.source.name, "target": t.name, "rows": t.source.row_count,
@@ -117,26 +109,6 @@ def _connect_error(exc: psycopg.Error, conninfo: str) -> OutgrowError:
     return translated or MigrationError(f"PostgreSQL refused: {str(exc).splitlines()[0]}")
 
 
-def preflight(conninfo: str) -> list[PreflightCheck]:
-    """What must hold on the target before anything is written."""
-    try:
-        with psycopg.connect(conninfo, connect_timeout=10) as pg:
-            version = int(pg.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
-            encoding = pg.execute("SHOW server_encoding").fetchone()[0]  # type: ignore[index]
-            can_create = pg.execute(
-                "SELECT has_database_privilege(current_database(), 'CREATE')").fetchone()[0]  # type: ignore[index]
-    except psycopg.Error as exc:
-        raise _connect_error(exc, conninfo) from None
-    return [
-        PreflightCheck("server version", version >= MIN_SERVER_VERSION, f"{version // 10000}.{version % 10000}",
-                       "outgrow migrates to PostgreSQL 14 or newer"),
-        PreflightCheck("database encoding", encoding == "UTF8", str(encoding),
-                       "create the target database WITH ENCODING 'UTF8'"),
-        PreflightCheck("privilege to create schemas", bool(can_create), "yes" if can_create else "no",
-                       "GRANT CREATE ON DATABASE ... TO the migrating role"),
-    ]
-
-
 def migrate(
     source: Path,
     target_url: str | None = None,
@@ -164,7 +136,10 @@ def migrate(
         raise ConfigurationError("--schema-only and --data-only exclude each other")
     config = config or MigrationConfig()
     conninfo, masked = _conninfo(target_url)
-    checks = preflight(conninfo)
+    try:
+        checks = preflight(conninfo, source)
+    except psycopg.Error as exc:
+        raise _connect_error(exc, conninfo) from None
     plan = build_plan(source, schema=schema or config.schema_ or "public", identifiers=identifiers,
                       include=set(config.include) if config.include is not None else None,
                       exclude=set(config.exclude), type_overrides=config.types, progress=progress)

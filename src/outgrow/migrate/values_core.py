@@ -1,0 +1,76 @@
+"""The vocabulary of the value rules: a type choice, a rejection, and the base class every rule extends."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = ["INT64_MAX", "INT64_MIN", "ColumnRule", "Converted", "Rejection", "TypeChoice", "escape_value",
+           "storage_class", "text_problem"]
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+@dataclass(frozen=True)
+class TypeChoice:
+    """The PostgreSQL type for one column, and why."""
+
+    pg_type: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A value that cannot be carried exactly."""
+
+    reason: str
+
+
+Converted = str | bytes | None | Rejection
+
+
+def escape_value(value: Any) -> str:
+    """A printable, unambiguous rendering of a stored value for reports (NUL and invalid UTF-8 visible)."""
+    if isinstance(value, bytes):
+        return "x'" + value.hex() + "'"
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace").replace("\x00", "\\x00")
+    return repr(value)
+
+
+def storage_class(value: Any) -> str:
+    return {int: "integer", float: "real", str: "text", bytes: "blob"}.get(type(value), "null")
+
+
+def text_problem(value: str) -> str | None:
+    if "\x00" in value:
+        return "text holds a NUL byte, which PostgreSQL text cannot store"
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        return "text is not valid UTF-8"
+    return None
+
+
+class ColumnRule:
+    """Type choice and value conversion for one declared type family."""
+
+    family: ClassVar[str] = "text"
+
+    def __init__(self, declared: str, length: int | None = None, scale: int | None = None) -> None:
+        self.declared = declared
+        self.length = length
+        self.scale = scale
+        self.classes: Counter[str] = Counter()
+
+    def observe(self, value: Any) -> None:
+        """Look at one stored value before the type is chosen."""
+        self.classes[storage_class(value)] += 1
+
+    def choose(self) -> TypeChoice:
+        raise NotImplementedError
+
+    def convert(self, value: Any) -> Converted:
+        """The COPY text for ``value`` in the chosen type, or why it cannot be carried."""
+        raise NotImplementedError
+
+

@@ -1,0 +1,74 @@
+"""JSON: jsonb when every value is JSON that jsonb keeps equal, json text when not, else rejected."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from outgrow.migrate.values_core import ColumnRule, Converted, Rejection, TypeChoice, storage_class, text_problem
+
+__all__ = ["JsonRule"]
+
+
+class JsonRule(ColumnRule):
+    family = "json"
+
+    def __init__(self, declared: str, length: int | None = None, scale: int | None = None) -> None:
+        super().__init__(declared, length, scale)
+        self.keep_text = 0
+
+    def observe(self, value: Any) -> None:
+        super().observe(value)
+        if isinstance(value, str) and _json_problem(value) is None and not _jsonb_keeps(value):
+            self.keep_text += 1
+
+    def choose(self) -> TypeChoice:
+        if self.keep_text:
+            return TypeChoice("json", f"declared {self.declared}; {self.keep_text} values have duplicate keys or "
+                                      "\\u0000, which jsonb would not keep equal")
+        return TypeChoice("jsonb", f"declared {self.declared}; every value is valid JSON that jsonb keeps equal")
+
+    def convert(self, value: Any) -> Converted:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            return Rejection(f"{storage_class(value)} value in a JSON column")
+        problem = text_problem(value) or _json_problem(value)
+        return Rejection(problem) if problem else value
+
+
+
+def _json_problem(value: str) -> str | None:
+    def refuse(constant: str) -> Any:
+        raise ValueError(constant)
+
+    try:
+        parsed = json.loads(value, parse_constant=refuse)  # NaN and Infinity are Python's, not JSON's
+    except ValueError:
+        return "not valid JSON"
+    if _has_lone_surrogate(parsed):
+        return "JSON string escape of a lone UTF-16 surrogate, which PostgreSQL refuses"
+    return None
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
+def _jsonb_keeps(value: str) -> bool:
+    duplicate = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal duplicate
+        keys = [k for k, _ in items]
+        duplicate = duplicate or len(keys) != len(set(keys))
+        return dict(items)
+
+    json.loads(value, object_pairs_hook=pairs)
+    return not duplicate and "\\u0000" not in value

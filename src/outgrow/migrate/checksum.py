@@ -16,6 +16,7 @@ import re
 import struct
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from psycopg import sql
@@ -28,7 +29,11 @@ _TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\
 
 
 def _family(column: ColumnPlan) -> str:
-    pg_type = column.choice.pg_type
+    return _family_of(column.choice.pg_type)
+
+
+@lru_cache(maxsize=64)
+def _family_of(pg_type: str) -> str:
     for prefix, family in (("bigint", "int"), ("double", "double"), ("numeric", "numeric"), ("varchar", "text"),
                            ("text", "text"), ("bytea", "bytea"), ("boolean", "text"), ("date", "date"),
                            ("timestamptz", "timestamptz"), ("timestamp", "timestamp"), ("jsonb", "jsonb"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from outgrow.migrate.values_core import ColumnRule, Converted, Rejection, TypeChoice, storage_class, text_problem
@@ -46,9 +47,13 @@ def _json_problem(value: str) -> str | None:
         parsed = json.loads(value, parse_constant=refuse)  # NaN and Infinity are Python's, not JSON's
     except ValueError:
         return "not valid JSON"
-    if _has_lone_surrogate(parsed):
+    if _SURROGATE_ESCAPE.search(value) and _has_lone_surrogate(parsed):
         return "JSON string escape of a lone UTF-16 surrogate, which PostgreSQL refuses"
     return None
+
+
+# Only a \\uD800-\\uDFFF escape in the text can produce a surrogate: look for one before walking the value.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _has_lone_surrogate(value: Any) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy import make_url
 from outgrow import ConfigurationError, MigrationError, VerificationFailed
 from outgrow.migrate import STAGING_PREFIX, build_plan, migrate, verify
 from outgrow.migrate.config import load_config
+from outgrow.testing import schema_snapshot
 
 pytestmark = pytest.mark.postgres
 
@@ -216,7 +217,7 @@ def test_a_failure_in_any_phase_leaves_the_target_as_it_was(tmp_path: Path, pg_u
     source = sqlite_file(tmp_path / "zoo.db", ZOO)
     pg.execute("CREATE TABLE zoo (kept text)")
     pg.execute("INSERT INTO zoo VALUES ('original')")
-    before = tables(pg)
+    before = schema_snapshot(pg)
 
     def fault(name: str) -> None:
         if name == phase:
@@ -224,7 +225,7 @@ def test_a_failure_in_any_phase_leaves_the_target_as_it_was(tmp_path: Path, pg_u
 
     with pytest.raises(RuntimeError, match=f"injected fault at {phase}"):
         migrate(source, pg_url, replace=True, fault=fault)
-    assert tables(pg) == before
+    assert schema_snapshot(pg) == before
     assert pg.execute("SELECT kept FROM zoo").fetchall() == [("original",)]
     assert pg.execute("SELECT 1 FROM pg_namespace WHERE nspname LIKE %s", (STAGING_PREFIX + "%",)).fetchone() is None
     report = migrate(source, pg_url, replace=True)  # and a rerun succeeds
@@ -333,3 +334,12 @@ def test_schema_only_then_data_only(tmp_path: Path, pg_url: str, pg: psycopg.Con
     assert [r.verified for r in verify(source, pg_url)] == [True]
     with pytest.raises(MigrationError, match=r"--data-only: public\.zoo is not empty"):
         migrate(source, pg_url, data_only=True)
+
+
+def test_snake_identifiers(tmp_path: Path, pg_url: str, pg: psycopg.Connection[Any]) -> None:
+    source = sqlite_file(tmp_path / "camel.db", 'CREATE TABLE "UserAccounts" ("accountId" INTEGER PRIMARY KEY, '
+                                                '"createdAt" DATETIME, "HTTPStatus" INTEGER);'
+                                                "INSERT INTO UserAccounts VALUES (1, '2024-01-01 00:00:00', 200);")
+    migrate(source, pg_url, identifiers="snake")
+    assert pg.execute("SELECT account_id, created_at, http_status FROM user_accounts").fetchall() == [
+        (1, datetime(2024, 1, 1), 200)]

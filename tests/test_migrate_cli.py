@@ -9,11 +9,12 @@ import sqlite3
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 from sqlalchemy import make_url
+
+from outgrow.testing import schema_snapshot
 
 pytestmark = pytest.mark.postgres
 
@@ -81,15 +82,6 @@ def test_usage_errors_exit_2(outgrow_cli: list[str], tmp_path: Path) -> None:
     assert missing.stderr.splitlines()[0] == "error: no target PostgreSQL given"
 
 
-def catalog(pg: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
-    """What a schema dump would show of the user's objects: schemas, tables, columns."""
-    return pg.execute(
-        "SELECT n.nspname, c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod) "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
-        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1, 2, 4").fetchall()
-
-
 def test_kill_9_during_copy_leaves_the_target_as_it_was(outgrow_cli: list[str], tmp_path: Path, pg_url: str) -> None:
     source = tmp_path / "big.db"
     conn = sqlite3.connect(source)
@@ -102,7 +94,7 @@ def test_kill_9_during_copy_leaves_the_target_as_it_was(outgrow_cli: list[str], 
                          autocommit=True) as pg:
         pg.execute("CREATE TABLE events (kept text)")
         pg.execute("INSERT INTO events VALUES ('original')")
-        before = catalog(pg)
+        before = schema_snapshot(pg)
         child = subprocess.Popen([*outgrow_cli, "migrate", str(source), pg_url, "--replace"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -120,7 +112,7 @@ def test_kill_9_during_copy_leaves_the_target_as_it_was(outgrow_cli: list[str], 
                          "AND pid <> pg_backend_pid() AND backend_type = 'client backend'").fetchone():
             assert time.monotonic() < deadline, "the killed client's transaction is still open"
             time.sleep(0.05)
-        assert catalog(pg) == before
+        assert schema_snapshot(pg) == before
         assert pg.execute("SELECT kept FROM events").fetchall() == [("original",)]
         rerun = run(outgrow_cli, "migrate", str(source), pg_url, "--replace")
         assert rerun.returncode == 0, rerun.stderr

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from outgrow.testing.plugin import TestDatabase
-from outgrow.testing.servers import PgServer, start_server
+from outgrow.testing.servers import PgServer, schema_snapshot, start_server
 
-__all__ = ["PgServer", "TestDatabase", "start_server"]
+__all__ = ["PgServer", "TestDatabase", "schema_snapshot", "start_server"]

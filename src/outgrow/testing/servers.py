@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -21,7 +22,7 @@ from outgrow.embedded import embedded_server_url
 from outgrow.errors import OutgrowError
 from outgrow.urls import normalize_url
 
-__all__ = ["PgServer", "start_server"]
+__all__ = ["PgServer", "schema_snapshot", "start_server"]
 
 TEST_URL_VARIABLE = "OUTGROW_TEST_PG_URL"
 REQUIRE_VARIABLE = "OUTGROW_REQUIRE_PG"
@@ -107,6 +108,24 @@ class PgServer:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"pg_hba.conf change for {role} not in force after {timeout_s:.0f}s")
             time.sleep(0.05)
+
+
+def schema_snapshot(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+    """What a schema dump would show of a database's own objects: schemas, relations, their columns and types,
+    constraints and indexes. Two equal snapshots mean nothing was created, dropped or altered."""
+    relations = conn.execute(
+        "SELECT n.nspname, c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
+        "ORDER BY 1, 2, 4").fetchall()
+    schemas = conn.execute("SELECT nspname, NULL, 'schema', NULL, NULL, NULL FROM pg_namespace "
+                           "WHERE nspname NOT LIKE 'pg_%' AND nspname <> 'information_schema' ORDER BY 1").fetchall()
+    constraints = conn.execute(
+        "SELECT conrelid::regclass::text, conname, contype::text, pg_get_constraintdef(oid), NULL, NULL "
+        "FROM pg_constraint WHERE connamespace NOT IN ('pg_catalog'::regnamespace, "
+        "'information_schema'::regnamespace) ORDER BY 1, 2").fetchall()
+    return schemas + relations + constraints
 
 
 def _edit_hba(hba: Path, *, add: list[str] | None = None, remove: list[str] | None = None) -> None:

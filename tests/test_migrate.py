@@ -343,3 +343,16 @@ def test_snake_identifiers(tmp_path: Path, pg_url: str, pg: psycopg.Connection[A
     migrate(source, pg_url, identifiers="snake")
     assert pg.execute("SELECT account_id, created_at, http_status FROM user_accounts").fetchall() == [
         (1, datetime(2024, 1, 1), 200)]
+
+
+def test_deferrable_is_carried_per_foreign_key(tmp_path: Path, pg_url: str, pg: psycopg.Connection[Any]) -> None:
+    source = sqlite_file(tmp_path / "defer.db", """
+        CREATE TABLE a (id INTEGER PRIMARY KEY);
+        CREATE TABLE b (id INTEGER PRIMARY KEY);
+        CREATE TABLE c (id INTEGER PRIMARY KEY, note TEXT DEFAULT 'no REFERENCES here',
+            a_id INTEGER REFERENCES a (id) DEFERRABLE INITIALLY DEFERRED,
+            b_id INTEGER REFERENCES b (id));
+    """)
+    migrate(source, pg_url)
+    assert pg.execute("SELECT confrelid::regclass::text, condeferrable, condeferred FROM pg_constraint "
+                      "WHERE contype = 'f' ORDER BY 1").fetchall() == [("a", True, True), ("b", False, False)]

@@ -15,6 +15,9 @@ __all__ = ["Column", "ForeignKey", "Index", "SourceSchema", "Table", "open_sourc
 
 _AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
 _DEFERRABLE = re.compile(r"\bDEFERRABLE\s+INITIALLY\s+DEFERRED\b", re.IGNORECASE)
+_NOT_DEFERRABLE = re.compile(r"\bNOT\s+DEFERRABLE\b", re.IGNORECASE)
+_REFERENCES = re.compile(r"\bREFERENCES\b", re.IGNORECASE)
+_STRINGS = re.compile(r"'(?:[^']|'')*'")  # a default such as 'see REFERENCES' must not count
 
 
 @dataclass(frozen=True)
@@ -156,9 +159,9 @@ def _foreign_keys(conn: sqlite3.Connection, table: str, sql: str) -> list[Foreig
         "SELECT * FROM pragma_foreign_key_list(?) ORDER BY id, seq", (table,)
     ):
         grouped.setdefault(fk_id, []).append((ref, src, dst, on_update, on_delete))
-    deferrable = bool(_DEFERRABLE.search(sql))  # per constraint would need a parser; Migration II refines
+    deferrable = _deferrable_clauses(sql)
     keys = []
-    for parts in grouped.values():
+    for fk_id, parts in grouped.items():
         ref, _, _, on_update, on_delete = parts[0]
         keys.append(ForeignKey(
             columns=tuple(p[1] for p in parts),
@@ -166,6 +169,13 @@ def _foreign_keys(conn: sqlite3.Connection, table: str, sql: str) -> list[Foreig
             ref_columns=tuple(p[2] for p in parts if p[2] is not None),
             on_update=on_update,
             on_delete=on_delete,
-            deferrable=deferrable,
+            # SQLite numbers foreign keys from the last declared (id 0) to the first.
+            deferrable=deferrable[len(deferrable) - 1 - fk_id] if len(deferrable) == len(grouped) else False,
         ))
     return keys
+
+
+def _deferrable_clauses(sql: str) -> list[bool]:
+    """For each REFERENCES clause of a CREATE TABLE, in declaration order: is it DEFERRABLE INITIALLY DEFERRED?"""
+    pieces = _REFERENCES.split(_STRINGS.sub("''", sql))[1:]
+    return [bool(_DEFERRABLE.search(piece)) and not _NOT_DEFERRABLE.search(piece) for piece in pieces]

@@ -235,7 +235,7 @@ def test_a_failure_in_any_phase_leaves_the_target_as_it_was(tmp_path: Path, pg_u
 def test_existing_tables_are_refused_without_replace(tmp_path: Path, pg_url: str, pg: psycopg.Connection[Any]) -> None:
     source = sqlite_file(tmp_path / "zoo.db", ZOO)
     pg.execute("CREATE TABLE zoo (kept text)")
-    with pytest.raises(MigrationError, match="the target schema 'public' already has zoo"):
+    with pytest.raises(MigrationError, match="preflight: target tables: zoo already in schema 'public'"):
         migrate(source, pg_url)
 
 
@@ -258,7 +258,7 @@ def test_dry_run_plans_without_writing(tmp_path: Path, pg_url: str, pg: psycopg.
     assert plan["not_carried"] == [{"kind": "view", "name": "v", "reason": "views are translated by Migration II"}]
     assert [(c["check"], c["ok"]) for c in plan["preflight"]] == [
         ("server version", True), ("database encoding", True), ("privilege to create schemas", True),
-        ("free disk", True)]
+        ("free disk", True), ("target tables", True)]
 
 
 def test_the_plan_reads_a_consistent_snapshot(tmp_path: Path) -> None:

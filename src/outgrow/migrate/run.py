@@ -143,13 +143,15 @@ def migrate(
     plan = build_plan(source, schema=schema or config.schema_ or "public", identifiers=identifiers,
                       include=set(config.include) if config.include is not None else None,
                       exclude=set(config.exclude), type_overrides=config.types, progress=progress)
+    if not data_only:
+        checks.append(_existing_tables(conninfo, plan, replace))
     report = MigrationReport(plan=plan, target=masked, preflight=checks, dry_run=dry_run, fk_not_valid=fk_not_valid)
     failed = [c for c in checks if not c.ok]
     if dry_run:
         report.seconds = time.perf_counter() - started
         return report
     if failed:
-        raise MigrationError(f"preflight: {failed[0].name} is {failed[0].detail}", hint=failed[0].hint)
+        raise MigrationError(f"preflight: {failed[0].name}: {failed[0].detail}", hint=failed[0].hint)
     problems = plan.rejects + ([] if fk_not_valid else plan.dangling)
     if problems and on_error == "stop" and not schema_only:
         first, count = problems[0], plan.rejected + (0 if fk_not_valid else len(plan.dangling))
@@ -173,6 +175,17 @@ def migrate(
     report.rejects_written = result.rejects_written
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _existing_tables(conninfo: str, plan: MigrationPlan, replace: bool) -> PreflightCheck:
+    with psycopg.connect(conninfo) as pg:
+        existing = {row[0] for row in pg.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s",
+                                                 (plan.schema,))}
+    clashes = sorted(t.name for t in plan.tables if t.name in existing)
+    detail = (f"{', '.join(clashes)} already in schema {plan.schema!r}" + (" (replaced)" if replace else "")
+              if clashes else "none")
+    return PreflightCheck("target tables", replace or not clashes, detail,
+                          "pass --replace to replace them in the same transaction, or choose another schema")
 
 
 def verify(source: Path, target_url: str | None = None, *, schema: str = "public",

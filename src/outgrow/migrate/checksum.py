@@ -19,11 +19,12 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from outgrow.migrate.plan import ColumnPlan
 
-__all__ = ["jsonb_text", "pg_checksum_query", "pg_expression", "python_text", "row_hash"]
+__all__ = ["jsonb_text", "pg_checksum", "pg_checksum_query", "pg_expression", "python_text", "row_hash"]
 
 _TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?")
 
@@ -66,6 +67,12 @@ def pg_checksum_query(columns: list[ColumnPlan], schema: str, table: str) -> sql
     row = sql.SQL(" || ',' || ").join(pieces) if pieces else sql.SQL("''")
     return sql.SQL("SELECT count(*), coalesce(sum(('x' || left(md5({row}), 16))::bit(64)::bigint::numeric), 0) "
                    "FROM {schema}.{table}").format(row=row, schema=sql.Identifier(schema), table=sql.Identifier(table))
+
+
+def pg_checksum(pg: psycopg.Connection[Any], columns: list[ColumnPlan], schema: str, table: str) -> tuple[int, int]:
+    """(row count, content checksum) of a loaded table, computed by PostgreSQL."""
+    count, checksum = pg.execute(pg_checksum_query(columns, schema, table)).fetchone()  # type: ignore[misc]
+    return int(count), int(checksum)
 
 
 def python_text(column: ColumnPlan, converted: str | bytes | None) -> str | None:

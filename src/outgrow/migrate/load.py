@@ -20,7 +20,7 @@ from psycopg import sql
 
 from outgrow.errors import MigrationError, VerificationFailed
 from outgrow.migrate import ddl
-from outgrow.migrate.checksum import pg_checksum_query, python_text, row_hash
+from outgrow.migrate.checksum import pg_checksum, python_text, row_hash
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.plan import MigrationPlan, Reject, TablePlan
 from outgrow.migrate.rows import iter_rows, key_offset, row_identity
@@ -177,8 +177,8 @@ def _copy_table(source: sqlite3.Connection, pg: psycopg.Connection[Any], table: 
 
 
 def _verify(pg: psycopg.Connection[Any], table: TablePlan, report: TableReport, schema: str) -> None:
-    count, checksum = pg.execute(pg_checksum_query(table.columns, schema, table.name)).fetchone()  # type: ignore[misc]
-    if count != report.rows or int(checksum) != report.checksum:
+    count, checksum = pg_checksum(pg, table.columns, schema, table.name)
+    if count != report.rows or checksum != report.checksum:
         raise VerificationFailed(
             f"{table.source.name}: PostgreSQL holds {count} rows (checksum {checksum}), the source sent "
             f"{report.rows} (checksum {report.checksum})",

@@ -13,7 +13,7 @@ from psycopg import sql
 
 from outgrow.dialects.postgresql import PostgreSQLDialect
 from outgrow.errors import ConfigurationError, MigrationError, OutgrowError, VerificationFailed
-from outgrow.migrate.checksum import pg_checksum_query, pg_expression, python_text, row_hash
+from outgrow.migrate.checksum import pg_checksum, pg_expression, python_text, row_hash
 from outgrow.migrate.config import MigrationConfig
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.load import LoadOptions, OnError, TableReport, load_plan
@@ -206,15 +206,14 @@ def verify(source: Path, target_url: str | None = None, *, schema: str = "public
                 for texts in _loaded_rows(conn, table, left_out):
                     report.checksum += row_hash(texts)
                     report.rows += 1
-                query = pg_checksum_query(table.columns, schema, table.name)
                 try:
-                    count, checksum = pg.execute(query).fetchone()  # type: ignore[misc]
+                    count, checksum = pg_checksum(pg, table.columns, schema, table.name)
                 except psycopg.errors.UndefinedTable:
                     raise VerificationFailed(f"{table.name} is missing from schema {schema!r}") from None
                 except psycopg.errors.Error as exc:
                     raise VerificationFailed(f"{table.name} in schema {schema!r} cannot be read as migrated: "
                                              f"{str(exc).splitlines()[0]}") from None
-                if count != report.rows or int(checksum) != report.checksum:
+                if count != report.rows or checksum != report.checksum:
                     raise VerificationFailed(
                         f"{table.source.name}: {count} rows in PostgreSQL, {report.rows} in SQLite; "
                         f"first differing key: {_first_difference(conn, pg, table, schema, left_out)}",

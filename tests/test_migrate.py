@@ -122,7 +122,7 @@ def test_report_mode_loads_good_rows_and_lists_every_reject(tmp_path: Path, pg_u
         (3, "flag", "2", "2 is not a boolean (0/1, t/f, true/false)"),
         (3, "day", "2023-02-30", "impossible date"),
         (3, "n", "1.005", "1.005 has more than 2 decimal places for numeric(5,2)"),
-        (4, "t", "\\udcff", "text is not valid UTF-8"),
+        (4, "t", "\\xff", "text is not valid UTF-8"),
         (4, "day", "1700000000", "integer value in a DATE column (epoch numbers are never guessed)"),
         (4, "n", "12345.5", "12345.5 does not fit numeric(5,2)"),
     ]

@@ -119,4 +119,5 @@ def test_untyped_columns_follow_a_single_storage_class_and_report_mixtures() -> 
 def test_escape_value_makes_nul_and_bad_bytes_visible() -> None:
     assert escape_value("a\x00b") == "a\\x00b"
     assert escape_value(b"\x01\xff") == "x'01ff'"
-    assert escape_value(b"\xff".decode("utf-8", "surrogateescape")) == "\\udcff"
+    assert escape_value(b"\xff".decode("utf-8", "surrogateescape")) == "\\xff"
+    assert escape_value("C:\\new") == "C:\\\\new"  # backslashes doubled, so \\x00 cannot be faked

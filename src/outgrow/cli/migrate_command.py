@@ -23,6 +23,10 @@ TargetArgument = Annotated[str | None, typer.Argument(help="postgresql://USER:PA
                                                            "(default: OUTGROW_TARGET_URL).", show_default=False)]
 SchemaOption = Annotated[str | None, typer.Option("--schema", help="Target schema (default public).",
                                                    show_default=False)]
+ConfigOption = Annotated[Path | None, typer.Option(
+    "--config", help="migrate.toml: tables, type overrides, SQL, owner, grants.", show_default=False)]
+FkNotValidOption = Annotated[bool, typer.Option(
+    "--fk-not-valid", help="Keep rows with dangling foreign keys; load the FK NOT VALID.")]
 IdentifiersOption = Annotated[
     str, typer.Option("--identifiers", help="fold (lowercase), preserve or snake.")]
 
@@ -31,8 +35,7 @@ def migrate_cmd(
     source: SourceArgument,
     target: TargetArgument = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and stop.")] = False,
-    config: Annotated[Path | None, typer.Option("--config", help="migrate.toml: tables, type overrides, SQL, "
-                                                                 "owner, grants.", show_default=False)] = None,
+    config: ConfigOption = None,
     schema: SchemaOption = None,
     identifiers: IdentifiersOption = "fold",
     schema_only: Annotated[bool, typer.Option("--schema-only", help="Create the empty tables only.")] = False,
@@ -43,9 +46,7 @@ def migrate_cmd(
     rejects: Annotated[Path | None, typer.Option("--rejects", help="Write rejected values here (JSON Lines).",
                                                   show_default=False)] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace tables already in the target.")] = False,
-    fk_not_valid: Annotated[bool, typer.Option("--fk-not-valid",
-                                               help="Keep rows with dangling foreign keys; load the FK NOT VALID.")
-                            ] = False,
+    fk_not_valid: FkNotValidOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Migrate SQLITE_FILE into PostgreSQL: exact types, every value carried or reported, verified, atomic."""
@@ -71,13 +72,17 @@ def migrate_cmd(
 def verify_cmd(
     source: SourceArgument,
     target: TargetArgument = None,
+    config: ConfigOption = None,
     schema: SchemaOption = None,
     identifiers: IdentifiersOption = "fold",
+    fk_not_valid: FkNotValidOption = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Compare row counts and content checksums of SQLITE_FILE and its migrated copy."""
+    """Compare row counts and content checksums of SQLITE_FILE and its migrated copy (give the migration's
+    --config, --schema, --identifiers and --fk-not-valid)."""
     style = _choice(identifiers, ("fold", "preserve", "snake"), "--identifiers")
-    reports = verify(source, target, schema=schema or "public", identifiers=style)  # type: ignore[arg-type]
+    reports = verify(source, target, schema=schema, identifiers=style,  # type: ignore[arg-type]
+                     fk_not_valid=fk_not_valid, config=load_config(config) if config is not None else None)
     if json_output:
         print_json([{"table": r.target, "rows": r.rows, "verified": r.verified} for r in reports])
         return

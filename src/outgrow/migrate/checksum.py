@@ -26,7 +26,7 @@ from outgrow.migrate.plan import ColumnPlan
 
 __all__ = ["jsonb_text", "pg_checksum", "pg_checksum_query", "pg_expression", "python_text", "row_hash"]
 
-_TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?")
+_TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?", re.ASCII)
 
 
 def _family(column: ColumnPlan) -> str:

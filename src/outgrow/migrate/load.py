@@ -8,12 +8,14 @@ the checksums are compared *before* the swap, so a mismatch never reaches the ta
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
@@ -65,7 +67,7 @@ class LoadResult:
     rejects_written: int = 0
 
 
-def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejects_file: IO[str] | None = None,
+def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejects_path: Path | None = None,
               progress: Callable[[int], None] | None = None) -> LoadResult:
     """Create, fill, verify and swap in every table of ``plan``; raise MigrationError and change nothing on failure."""
     result = LoadResult()
@@ -75,10 +77,12 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
     loading = plan.schema if options.data_only else staging
     with psycopg.connect(conninfo) as pg:
         for user_sql in options.before:
-            pg.execute(user_sql.encode())  # the user's own SQL from migrate.toml
+            _user_sql(pg, user_sql)
         _phase(options, "staging")
+        held_back: list[tuple[str, str, str]] = []
         if options.data_only:
             _check_empty_targets(pg, plan)
+            held_back = _hold_back_foreign_keys(pg, plan)
         else:
             pg.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
             for table in plan.tables:
@@ -104,6 +108,9 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
             if restart is not None:
                 pg.execute(restart)
         _phase(options, "foreign keys")
+        for table_name, constraint, definition in held_back:
+            pg.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                sql.SQL(table_name), sql.Identifier(constraint), sql.SQL(definition)))
         if not options.data_only:
             for table in plan.tables:
                 for statement in ddl.foreign_keys(table, loading, not_valid=options.fk_not_valid):
@@ -117,13 +124,36 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
             _swap(pg, plan, options, staging)
         _grant(pg, plan, options)
         for user_sql in options.after:
-            pg.execute(user_sql.encode())
+            _user_sql(pg, user_sql)
+        # The rejects file is complete on disk before the COMMIT, and appears under its name right after:
+        # a run never commits rows whose rejected neighbours have no record.
+        pending = _write_rejects(plan, options, rejects_path, result)
         pg.commit()
-    if rejects_file is not None:
-        for reject in _all_rejects(plan, options):
-            rejects_file.write(json.dumps(reject.to_dict(), ensure_ascii=False, default=str) + "\n")
-            result.rejects_written += 1
+    if pending is not None and rejects_path is not None:
+        os.replace(pending, rejects_path)
     return result
+
+
+def _user_sql(pg: psycopg.Connection[Any], statement: str) -> None:
+    """Run the user's own SQL from migrate.toml inside the migration's transaction, and make sure it stayed
+    inside: a COMMIT there would break the promise that a failure changes nothing."""
+    pg.execute(statement.encode())
+    if pg.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+        raise MigrationError(f"migrate.toml SQL ended the migration's transaction: {statement[:80]!r}",
+                             hint="remove COMMIT/ROLLBACK/BEGIN from before/after; what it committed stays")
+
+
+def _write_rejects(plan: MigrationPlan, options: LoadOptions, path: Path | None, result: LoadResult) -> Path | None:
+    if path is None:
+        return None
+    pending = path.with_name(path.name + ".partial")
+    with pending.open("w", encoding="utf-8") as handle:
+        for reject in _all_rejects(plan, options):
+            handle.write(json.dumps(reject.to_dict(), ensure_ascii=False, default=str) + "\n")
+            result.rejects_written += 1
+        handle.flush()
+        os.fsync(handle.fileno())
+    return pending
 
 
 def _phase(options: LoadOptions, name: str) -> None:
@@ -198,6 +228,22 @@ def _check_empty_targets(pg: psycopg.Connection[Any], plan: MigrationPlan) -> No
         if row is not None and row[0]:
             raise MigrationError(f"--data-only: {plan.schema}.{table.name} is not empty",
                                  hint="--data-only loads into empty tables only; use --replace for a full migration")
+
+
+def _hold_back_foreign_keys(pg: psycopg.Connection[Any], plan: MigrationPlan) -> list[tuple[str, str, str]]:
+    """--data-only fills tables one by one, so a child may come before its parent: the existing foreign keys
+    touching the tables are dropped for the load and re-created (same names, same definitions, checked) before
+    the COMMIT."""
+    names = [f"{plan.schema}.{t.name}" for t in plan.tables]
+    rows = pg.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'f' AND (conrelid = ANY(%(t)s::regclass[]) OR confrelid = ANY(%(t)s::regclass[])) "
+        "ORDER BY 1, 2", {"t": [sql.Identifier(plan.schema, t.name).as_string(pg) for t in plan.tables]}
+    ).fetchall() if names else []
+    for table_name, constraint, _definition in rows:
+        pg.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.SQL(table_name),
+                                                                       sql.Identifier(constraint)))
+    return [(str(t), str(c), str(d)) for t, c, d in rows]
 
 
 def _grant(pg: psycopg.Connection[Any], plan: MigrationPlan, options: LoadOptions) -> None:

@@ -53,8 +53,8 @@ def _key_values(table: Table, row: tuple[Any, ...]) -> list[tuple[str, Any]]:
 
 
 def row_key(table: Table, row: tuple[Any, ...]) -> dict[str, Any]:
-    """The row's key as reports show it (BLOB keys escaped)."""
-    return {name: escape_value(value) if isinstance(value, bytes) else value
+    """The row's key as reports show it (BLOB and text keys escaped, so invalid UTF-8 can be written out)."""
+    return {name: escape_value(value) if isinstance(value, bytes | str) else value
             for name, value in _key_values(table, row)}
 
 

@@ -163,11 +163,7 @@ def migrate(
                           fk_not_valid=fk_not_valid, owner=owner or config.owner, grants=dict(config.grants),
                           before=list(config.before), after=list(config.after), fault=fault)
     try:
-        if rejects_path is not None:
-            with rejects_path.open("w", encoding="utf-8") as rejects_file:
-                result = load_plan(plan, conninfo, options, rejects_file=rejects_file, progress=progress)
-        else:
-            result = load_plan(plan, conninfo, options, progress=progress)
+        result = load_plan(plan, conninfo, options, rejects_path=rejects_path, progress=progress)
     except psycopg.Error as exc:
         raise MigrationError(f"PostgreSQL stopped the migration: {str(exc).splitlines()[0]}",
                              hint="nothing was changed in the target") from None
@@ -188,13 +184,18 @@ def _existing_tables(conninfo: str, plan: MigrationPlan, replace: bool) -> Prefl
                           "pass --replace to replace them in the same transaction, or choose another schema")
 
 
-def verify(source: Path, target_url: str | None = None, *, schema: str = "public",
-           identifiers: IdentifierStyle = "fold", fk_not_valid: bool = False) -> list[TableReport]:
+def verify(source: Path, target_url: str | None = None, *, schema: str | None = None,
+           identifiers: IdentifierStyle = "fold", fk_not_valid: bool = False,
+           config: MigrationConfig | None = None) -> list[TableReport]:
     """Compare row counts and content checksums of every table; raise VerificationFailed naming the first
     differing key when they differ. Rows a migration leaves out (a value that cannot be carried, or a
     dangling foreign key unless ``fk_not_valid``) are left out here too."""
     conninfo, _ = _conninfo(target_url)
-    plan = build_plan(source, schema=schema, identifiers=identifiers)
+    config = config or MigrationConfig()
+    schema = schema or config.schema_ or "public"
+    plan = build_plan(source, schema=schema, identifiers=identifiers,
+                      include=set(config.include) if config.include is not None else None,
+                      exclude=set(config.exclude), type_overrides=config.types)
     left_out = {r.row for r in plan.rejects + ([] if fk_not_valid else plan.dangling)}
     reports = []
     conn = open_source(source)

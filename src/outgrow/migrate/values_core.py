@@ -32,11 +32,13 @@ Converted = str | bytes | None | Rejection
 
 
 def escape_value(value: Any) -> str:
-    """A printable, unambiguous rendering of a stored value for reports (NUL and invalid UTF-8 visible)."""
+    """A printable, unambiguous rendering of a stored value for reports: readable Unicode stays, a byte that
+    was not UTF-8 shows as \\xNN and NUL as \\x00; BLOBs as x'hex'."""
     if isinstance(value, bytes):
         return "x'" + value.hex() + "'"
     if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace").replace("\x00", "\\x00")
+        escaped = value.replace("\\", "\\\\").replace("\x00", "\\x00")  # a backslash is doubled: unambiguous
+        return escaped.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return repr(value)
 
 

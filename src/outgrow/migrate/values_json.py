@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 from outgrow.migrate.values_core import ColumnRule, Converted, Rejection, TypeChoice, storage_class, text_problem
@@ -47,10 +48,30 @@ def _json_problem(value: str) -> str | None:
         parsed = json.loads(value, parse_constant=refuse)  # NaN and Infinity are Python's, not JSON's
     except ValueError:
         return "not valid JSON"
+    except RecursionError:
+        return "JSON nested too deeply to check"
     if _SURROGATE_ESCAPE.search(value) and _has_lone_surrogate(parsed):
         return "JSON string escape of a lone UTF-16 surrogate, which PostgreSQL refuses"
+    if _BIG_EXPONENT.search(value) and _number_out_of_range(value):
+        return "a JSON number outside PostgreSQL's numeric range"
     return None
 
+
+def _number_out_of_range(value: str) -> bool:
+    found = False
+
+    def check(text: str) -> Decimal:
+        nonlocal found
+        number = Decimal(text)
+        # numeric holds up to 131072 digits before the point and 16383 after (PostgreSQL docs, 8.1.2)
+        found = found or (number != 0 and not -16383 <= number.adjusted() < 131072)
+        return number
+
+    json.loads(value, parse_float=check, parse_int=check)
+    return found
+
+
+_BIG_EXPONENT = re.compile(r"[eE][+-]?[0-9]{5,}")  # only such a number can leave numeric's range
 
 # Only a \\uD800-\\uDFFF escape in the text can produce a surrogate: look for one before walking the value.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -75,5 +96,8 @@ def _jsonb_keeps(value: str) -> bool:
         duplicate = duplicate or len(keys) != len(set(keys))
         return dict(items)
 
-    json.loads(value, object_pairs_hook=pairs)
+    try:
+        json.loads(value, object_pairs_hook=pairs)
+    except RecursionError:
+        return False
     return not duplicate and "\\u0000" not in value

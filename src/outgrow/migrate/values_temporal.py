@@ -10,9 +10,11 @@ from outgrow.migrate.values_core import ColumnRule, Converted, Rejection, TypeCh
 
 __all__ = ["DateRule", "DateTimeRule"]
 
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# re.ASCII: \d would also take fullwidth and Arabic-Indic digits, which PostgreSQL refuses.
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$", re.ASCII)
 _ISO_DATETIME = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$"
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$",
+    re.ASCII,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,9 @@ import psycopg
 import pytest
 from sqlalchemy import make_url
 
-from outgrow import MigrationError, VerificationFailed
-from outgrow.migrate import MigrationReport, migrate, verify
+from outgrow import ConfigurationError, MigrationError, VerificationFailed
+from outgrow.migrate import MigrationReport, build_plan, migrate, verify
+from outgrow.migrate.config import MigrationConfig
 
 pytestmark = pytest.mark.postgres
 
@@ -183,3 +185,96 @@ def test_children_of_a_left_out_row_are_left_out_and_reported(tmp_path: Path, pg
     ]
     assert [pg.execute(f"SELECT id FROM {t}").fetchall() for t in ("p", "c", "g")] == [[(2,)]] * 3
     assert [r.rows for r in verify(path, pg_url)] == [1, 1, 1]
+
+
+def test_a_long_chain_of_orphans_is_followed_to_its_end(tmp_path: Path) -> None:
+    path = tmp_path / "chain.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE e (id INTEGER PRIMARY KEY, boss INTEGER REFERENCES e (id), pay INTEGER)")
+    conn.execute("INSERT INTO e VALUES (1, NULL, 'not a number')")
+    conn.executemany("INSERT INTO e VALUES (?, ?, 1)", [(i, i - 1) for i in range(2, 5001)])
+    conn.commit()
+    conn.close()
+    plan = build_plan(path)  # quadratic, this took minutes: each pass went one level down the chain
+    assert [r.key["rowid"] for r in plan.dangling] == list(range(2, 5001))
+
+
+def test_rejected_rows_with_invalid_utf8_keys_are_recorded(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID;"
+                            "INSERT INTO t VALUES (CAST(X'61FF' AS TEXT), 'notint'), ('ok', 1);")
+    rejects = tmp_path / "rejects.jsonl"
+    report = migrate(path, pg_url, on_error="report", rejects_path=rejects)
+    assert report.exit_code == 3
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(r["key"], r["column"], r["reason"]) for r in lines] == [
+        ({"k": "a\\xff"}, "k", "text is not valid UTF-8"), ({"k": "a\\xff"}, "v", "text value in an INTEGER column")]
+    assert not (tmp_path / "rejects.jsonl.partial").exists()
+
+
+def test_schema_only_then_data_only_with_a_child_before_its_parent(tmp_path: Path, pg_url: str,
+                                                                   pg: psycopg.Connection[Any]) -> None:
+    path = source(tmp_path, "CREATE TABLE p (id INTEGER PRIMARY KEY); "
+                            "CREATE TABLE c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p (id));"
+                            "INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 1);")
+    migrate(path, pg_url, schema_only=True)
+    before = pg.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f'").fetchall()
+    assert migrate(path, pg_url, data_only=True).exit_code == 0
+    assert pg.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f'"
+                      ).fetchall() == before
+    assert pg.execute("SELECT pid FROM c").fetchall() == [(1,)]
+
+
+def test_verify_with_the_migrations_config_and_fk_not_valid(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE p (id INTEGER PRIMARY KEY);"
+                            "CREATE TABLE c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p (id));"
+                            "CREATE TABLE u (x); INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 1), (2, 9);")
+    config = MigrationConfig.model_validate({"schema": "app", "exclude": ["u"]})
+    migrate(path, pg_url, config=config, fk_not_valid=True)
+    assert [r.rows for r in verify(path, pg_url, config=config, fk_not_valid=True)] == [2, 1]
+
+
+@pytest.mark.parametrize(("script", "reason"), [
+    ("CREATE TABLE t (d DATE); INSERT INTO t VALUES ('\uff12\uff10\uff12\uff14-01-02');",  # fullwidth digits
+     "not an ISO-8601 date (YYYY-MM-DD)"),
+    ("CREATE TABLE t (j JSON); INSERT INTO t VALUES ('[1e200000]');",
+     "a JSON number outside PostgreSQL's numeric range"),
+    (f"CREATE TABLE t (j JSON); INSERT INTO t VALUES ('{'[' * 5000}{']' * 5000}');", "JSON nested too deeply to check"),
+])
+def test_values_postgresql_would_refuse_are_rejected_up_front(tmp_path: Path, pg_url: str, script: str,
+                                                              reason: str) -> None:
+    report = migrate(source(tmp_path, script), pg_url, on_error="report")
+    assert [r[2] for r in reasons(report)] == [reason]
+
+
+def test_foreign_keys_sqlite_matches_loosely_are_reported(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE p (code TEXT COLLATE NOCASE PRIMARY KEY);"
+                            "CREATE TABLE c (id INTEGER PRIMARY KEY, code TEXT REFERENCES p (code));"
+                            "INSERT INTO p VALUES ('ABC'); INSERT INTO c VALUES (1, 'abc'), (2, 'ABC');"
+                            "CREATE TABLE q (id INTEGER PRIMARY KEY); CREATE TABLE d (id INTEGER PRIMARY KEY, "
+                            "qid REFERENCES q (id)); INSERT INTO q VALUES (1); INSERT INTO d VALUES (1, '1');")
+    report = migrate(path, pg_url, on_error="report")
+    assert [(r.table, r.value) for r in report.plan.dangling] == [("c", "abc")]
+    assert report.plan.tables[1].skipped == [
+        "foreign key (qid) -> q: the column types differ (text vs bigint), so PostgreSQL cannot enforce it"]
+
+
+def test_config_names_that_match_nothing_are_errors(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE t (a);")
+    with pytest.raises(ConfigurationError, match=r"migrate\.toml include: no table 'nope'"):
+        migrate(path, pg_url, config=MigrationConfig.model_validate({"include": ["nope"]}))
+    with pytest.raises(ConfigurationError, match=r"migrate\.toml types\.T: no column 'b'"):
+        migrate(path, pg_url, config=MigrationConfig.model_validate({"types": {"T": {"b": "TEXT"}}}))
+
+
+def test_verify_names_a_duplicated_key(tmp_path: Path, pg_url: str, pg: psycopg.Connection[Any]) -> None:
+    path = source(tmp_path, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'b');")
+    migrate(path, pg_url)
+    pg.execute("ALTER TABLE t DROP CONSTRAINT t_pkey; INSERT INTO t VALUES (1, 'a')")
+    with pytest.raises(VerificationFailed, match="first differing key: id=1"):
+        verify(path, pg_url)
+
+
+def test_user_sql_may_not_end_the_transaction(tmp_path: Path, pg_url: str) -> None:
+    path = source(tmp_path, "CREATE TABLE t (a);")
+    with pytest.raises(MigrationError, match=r"migrate\.toml SQL ended the migration's transaction"):
+        migrate(path, pg_url, config=MigrationConfig.model_validate({"after": ["COMMIT"]}))

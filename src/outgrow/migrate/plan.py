@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from outgrow.errors import MigrationError
+from outgrow.errors import ConfigurationError, MigrationError
 from outgrow.migrate.introspect import Column, ForeignKey, Table, open_source, quote, read_schema
 from outgrow.migrate.rows import carried_columns, dangling_rows, iter_rows, key_offset, row_identity, row_key
 from outgrow.migrate.values import INT64_MAX, ColumnRule, Rejection, TypeChoice, UntypedRule, escape_value, rule_for
@@ -132,19 +133,25 @@ def build_plan(
         conn.execute("BEGIN")  # one read snapshot for the schema and both passes over the values
         source = read_schema(conn, path)
         journal_mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        _check_config_names(source.tables, include, exclude, type_overrides)
+        include_lower = {n.lower() for n in include} if include is not None else None
+        exclude_lower = {n.lower() for n in exclude or set()}
         tables = [t for t in source.tables
-                  if (include is None or t.name in include) and t.name not in (exclude or set())]
+                  if (include_lower is None or t.name.lower() in include_lower) and t.name.lower() not in exclude_lower]
         plan = MigrationPlan(source=path, schema=schema, tables=[], skipped=list(source.skipped),
                              journal_mode=journal_mode)
         names = {t.name: target_identifier(t.name, identifiers) for t in tables}
         _check_identifiers("table", names)
+        overrides = {name.lower(): columns for name, columns in (type_overrides or {}).items()}
         for table in tables:
-            plan.tables.append(_plan_table(conn, table, names, identifiers, (type_overrides or {}).get(table.name, {}),
+            plan.tables.append(_plan_table(conn, table, names, identifiers, overrides.get(table.name.lower(), {}),
                                            plan, source.tables, progress))
+        _type_empty_foreign_key_columns(plan)
+        _drop_mismatched_foreign_keys(plan)
+        # Only the foreign keys that will exist in PostgreSQL decide which rows dangle.
         plan.dangling = _dangling_foreign_keys(conn, plan.tables, source.tables)
         if plan.rejects or plan.dangling:
             plan.dangling += _orphans(conn, plan)
-        _type_empty_foreign_key_columns(plan)
         _check_identifiers("index", {f"{t.source.name}.{i[0]}": i[0] for t in plan.tables for i in t.indexes})
         conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
@@ -160,7 +167,8 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
     columns = carried_columns(table)
     column_names = {c.name: target_identifier(c.name, style) for c in columns}
     _check_identifiers(f"column of {table.name}", column_names)
-    rules = {c.name: rule_for(overrides.get(c.name, c.declared)) for c in columns}
+    lowered = {name.lower(): declared for name, declared in overrides.items()}
+    rules = {c.name: rule_for(lowered.get(c.name.lower(), c.declared)) for c in columns}
     offset = key_offset(table)
     for row in iter_rows(conn, table):
         for column, value in zip(columns, row[offset:], strict=True):
@@ -214,7 +222,7 @@ def _dangling_foreign_keys(conn: sqlite3.Connection, planned: list[TablePlan], e
     dangling = []
     for plan in planned:
         table = plan.source
-        for fk in table.foreign_keys:
+        for fk, *_target in plan.foreign_keys:
             parent = by_name.get(fk.ref_table.lower())
             for row, values in dangling_rows(conn, table, fk, parent):
                 shown = values[0] if len(values) == 1 else values
@@ -226,34 +234,44 @@ def _dangling_foreign_keys(conn: sqlite3.Connection, planned: list[TablePlan], e
 
 def _orphans(conn: sqlite3.Connection, plan: MigrationPlan) -> list[Reject]:
     """Rows whose parent row is left out (it holds a value that cannot be carried, or is itself an orphan):
-    loading them would break their foreign key, so they are left out and reported too, until none is left."""
+    loading them would break their foreign key, so they are left out and reported too. A worklist over
+    indexes built once per foreign key: linear in the rows, however long the chain (self-references too)."""
     by_name = {t.source.name.lower(): t for t in plan.tables}
+    edges: dict[str, list[tuple[TablePlan, ForeignKey, tuple[str, ...]]]] = {}
+    for child in plan.tables:
+        for fk, *_target in child.foreign_keys:
+            parent = by_name.get(fk.ref_table.lower())
+            ref_names = fk.ref_columns or (parent.source.primary_key if parent else ())
+            if parent is not None and len(ref_names) == len(fk.columns):
+                edges.setdefault(parent.source.name, []).append((child, fk, ref_names))
     left: dict[str, set[tuple[Any, ...]]] = {t.source.name: set() for t in plan.tables}
+    queue: deque[tuple[str, tuple[Any, ...]]] = deque()
     for reject in plan.rejects + plan.dangling:
-        left[reject.table].add(reject.row)
+        if reject.row not in left[reject.table]:
+            left[reject.table].add(reject.row)
+            queue.append((reject.table, reject.row))
+    parent_keys: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], tuple[Any, ...]]] = {}
+    children: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], list[tuple[tuple[Any, ...], Any]]]] = {}
     orphans: list[Reject] = []
-    changed = True
-    while changed:
-        changed = False
-        for child in plan.tables:
-            for fk in child.source.foreign_keys:
-                parent = by_name.get(fk.ref_table.lower())
-                if parent is None or not left[parent.source.name]:
+    while queue:
+        table_name, identity = queue.popleft()
+        for child, fk, ref_names in edges.get(table_name, []):
+            if (table_name, ref_names) not in parent_keys:
+                parent_keys[table_name, ref_names] = _values_by_identity(conn, by_name[table_name.lower()].source,
+                                                                         ref_names)
+            values = parent_keys[table_name, ref_names].get(identity)
+            if values is None or None in values:
+                continue
+            if (child.source.name, fk.columns) not in children:
+                children[child.source.name, fk.columns] = _rows_by_values(conn, child.source, fk.columns)
+            for child_identity, key in children[child.source.name, fk.columns].get(values, []):
+                if child_identity in left[child.source.name]:
                     continue
-                ref_names = fk.ref_columns or parent.source.primary_key
-                gone = _key_values_of(conn, parent.source, ref_names, left[parent.source.name])
-                positions = _positions(child.source, fk.columns)
-                offset = key_offset(child.source)
-                for row in iter_rows(conn, child.source):
-                    identity = row_identity(child.source, row)
-                    values = tuple(row[offset + i] for i in positions)
-                    if identity in left[child.source.name] or None in values or values not in gone:
-                        continue
-                    left[child.source.name].add(identity)
-                    orphans.append(Reject(child.source.name, row_key(child.source, row), ",".join(fk.columns),
-                                          escape_value(values[0] if len(values) == 1 else values),
-                                          f"its parent row in {parent.source.name} is not carried", identity))
-                    changed = True
+                left[child.source.name].add(child_identity)
+                queue.append((child.source.name, child_identity))
+                orphans.append(Reject(child.source.name, key, ",".join(fk.columns),
+                                      escape_value(values[0] if len(values) == 1 else values),
+                                      f"its parent row in {table_name} is not carried", child_identity))
     return orphans
 
 
@@ -262,11 +280,21 @@ def _positions(table: Table, names: tuple[str, ...]) -> list[int]:
     return [columns.index(n.lower()) for n in names]
 
 
-def _key_values_of(conn: sqlite3.Connection, table: Table, names: tuple[str, ...],
-                   rows: set[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+def _values_by_identity(conn: sqlite3.Connection, table: Table, names: tuple[str, ...]
+                        ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
     positions, offset = _positions(table, names), key_offset(table)
-    return {tuple(row[offset + i] for i in positions) for row in iter_rows(conn, table)
-            if row_identity(table, row) in rows}
+    return {row_identity(table, row): tuple(row[offset + i] for i in positions) for row in iter_rows(conn, table)}
+
+
+def _rows_by_values(conn: sqlite3.Connection, table: Table, names: tuple[str, ...]
+                    ) -> dict[tuple[Any, ...], list[tuple[tuple[Any, ...], Any]]]:
+    positions, offset = _positions(table, names), key_offset(table)
+    index: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], Any]]] = {}
+    for row in iter_rows(conn, table):
+        values = tuple(row[offset + i] for i in positions)
+        if None not in values:
+            index.setdefault(values, []).append((row_identity(table, row), row_key(table, row)))
+    return index
 
 
 def _type_empty_foreign_key_columns(plan: MigrationPlan) -> None:
@@ -289,6 +317,33 @@ def _type_empty_foreign_key_columns(plan: MigrationPlan) -> None:
                                                     f"{ref_name}, which it references")
 
 
+def _base_type(pg_type: str) -> str:
+    return re.sub(r"\(.*\)", "", pg_type.removesuffix(" GENERATED BY DEFAULT AS IDENTITY")).strip()
+
+
+def _drop_mismatched_foreign_keys(plan: MigrationPlan) -> None:
+    """A foreign key between columns of different PostgreSQL types cannot be created: list it as not carried."""
+    by_target = {t.name: t for t in plan.tables}
+    for table in plan.tables:
+        kept = []
+        for entry in table.foreign_keys:
+            _fk, ref_table, columns, ref_columns = entry
+            parent = by_target.get(ref_table)
+            ref_names = ref_columns or (parent.primary_key if parent else ())
+            pairs = []
+            if parent is not None and len(ref_names) == len(columns):
+                child_types = {c.name: _base_type(c.choice.pg_type) for c in table.columns}
+                parent_types = {c.name: _base_type(c.choice.pg_type) for c in parent.columns}
+                pairs = [(child_types.get(c), parent_types.get(r)) for c, r in zip(columns, ref_names, strict=True)]
+            if any(a != b for a, b in pairs):
+                shown = ", ".join(f"{a} vs {b}" for a, b in pairs if a != b)
+                table.skipped.append(f"foreign key ({', '.join(columns)}) -> {ref_table}: the column types differ "
+                                     f"({shown}), so PostgreSQL cannot enforce it")
+            else:
+                kept.append(entry)
+        table.foreign_keys = kept
+
+
 def _foreign_key(fk: ForeignKey, names: dict[str, str], style: IdentifierStyle, every: list[Table]
                  ) -> tuple[ForeignKey, str, tuple[str, ...], tuple[str, ...]]:
     # SQLite matches the referenced table and columns case-insensitively; PostgreSQL needs their real names.
@@ -299,6 +354,23 @@ def _foreign_key(fk: ForeignKey, names: dict[str, str], style: IdentifierStyle, 
     return (fk, names.get(parent_name, target_identifier(parent_name, style)),
             tuple(target_identifier(c, style) for c in fk.columns),
             tuple(target_identifier(c, style) for c in ref_columns))
+
+
+def _check_config_names(tables: list[Table], include: set[str] | None, exclude: set[str] | None,
+                        type_overrides: dict[str, dict[str, str]] | None) -> None:
+    """A migrate.toml name that matches nothing is a mistake, never silently ignored."""
+    known = {t.name.lower(): t for t in tables}
+    for key, names in (("include", include or set()), ("exclude", exclude or set()),
+                       ("types", set(type_overrides or {}))):
+        for name in sorted(names):
+            if name.lower() not in known:
+                raise ConfigurationError(f"migrate.toml {key}: no table {name!r} in the SQLite database",
+                                         hint=f"tables: {', '.join(sorted(t.name for t in tables))}")
+    for table_name, columns in (type_overrides or {}).items():
+        present = {c.name.lower() for c in known[table_name.lower()].columns}
+        for column in sorted(columns):
+            if column.lower() not in present:
+                raise ConfigurationError(f"migrate.toml types.{table_name}: no column {column!r}")
 
 
 def _check_identifiers(what: str, names: dict[str, str]) -> None:

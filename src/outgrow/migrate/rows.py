@@ -75,7 +75,11 @@ def dangling_rows(conn: sqlite3.Connection, table: Table, fk: ForeignKey, parent
         missing = f"SELECT {', '.join('c.' + s for s in selected)}, {', '.join(fk_values)} " \
                   f"FROM {quote(table.name)} AS c WHERE {not_null}"
     else:
-        match = " AND ".join(f"p.{quote(r)} = c.{quote(f)}" for r, f in zip(ref_columns, fk.columns, strict=True))
+        # BINARY and the same storage class: PostgreSQL compares text case-sensitively and never matches 1 to '1',
+        # where SQLite's NOCASE collation or type affinity would.
+        match = " AND ".join(
+            f"p.{quote(r)} = c.{quote(f)} COLLATE BINARY AND typeof(p.{quote(r)}) = typeof(c.{quote(f)})"
+            for r, f in zip(ref_columns, fk.columns, strict=True))
         missing = (f"SELECT {', '.join('c.' + s for s in selected)}, {', '.join(fk_values)} "
                    f"FROM {quote(table.name)} AS c WHERE {not_null} AND NOT EXISTS "
                    f"(SELECT 1 FROM {quote(parent.name)} AS p WHERE {match})")

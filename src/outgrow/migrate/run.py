@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,14 +250,15 @@ def _first_difference(conn: Any, pg: psycopg.Connection[Any], table: TablePlan, 
     key = [c for c in table.columns if c.source.name in (table.source.primary_key or ())]
     if not key:
         return "(the table has no key: rows differ in content or number)"
-    source_rows: dict[tuple[Any, ...], int] = {}
+    # A multiset of row hashes per key: a duplicated row (a key dropped in the target) shows as a difference.
+    source_rows: dict[tuple[Any, ...], Counter[int]] = {}
     for texts in _loaded_rows(conn, table, left_out):
-        source_rows[tuple(texts[table.columns.index(k)] for k in key)] = row_hash(texts)
+        source_rows.setdefault(tuple(texts[table.columns.index(k)] for k in key), Counter())[row_hash(texts)] += 1
     columns = sql.SQL(", ").join(pg_expression(c) for c in table.columns)
     query = sql.SQL("SELECT {} FROM {}.{}").format(columns, sql.Identifier(schema), sql.Identifier(table.name))
-    target_rows: dict[tuple[Any, ...], int] = {}
+    target_rows: dict[tuple[Any, ...], Counter[int]] = {}
     for texts in pg.execute(query):
-        target_rows[tuple(texts[table.columns.index(k)] for k in key)] = row_hash(list(texts))
+        target_rows.setdefault(tuple(texts[table.columns.index(k)] for k in key), Counter())[row_hash(list(texts))] += 1
     for row_key in sorted(set(source_rows) | set(target_rows), key=str):
         if source_rows.get(row_key) != target_rows.get(row_key):
             return ", ".join(f"{k.name}={v}" for k, v in zip(key, row_key, strict=True))

@@ -4,6 +4,7 @@ arrives with exactly the value SQLite holds, or every rejected value is reported
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import uuid
 from decimal import Decimal
@@ -41,7 +42,8 @@ def same(declared: str, stored: Any, loaded: Any) -> bool:
         number = Decimal(repr(stored)) if isinstance(stored, float) else Decimal(stored)
         return loaded == number
     if isinstance(loaded, bool):
-        return stored in ({1, "1", "true", "t"} if loaded else {0, "0", "false", "f"})
+        spelled = stored.lower() if isinstance(stored, str) else stored
+        return spelled in ({1, "1", "true", "t"} if loaded else {0, "0", "false", "f"})
     if isinstance(loaded, str) and isinstance(stored, str):
         return loaded == stored
     if isinstance(loaded, int):
@@ -53,7 +55,9 @@ def same(declared: str, stored: Any, loaded: Any) -> bool:
 
 @pytest.mark.parametrize("declared", ["INTEGER", "REAL", "NUMERIC", "NUMERIC(10,2)", "TEXT", "VARCHAR(5)", "BLOB",
                                       "BOOLEAN", ""])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Fixed examples under CI (a run there is reproducible); fresh ones on developers' machines.
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          derandomize=bool(os.environ.get("CI")))
 @given(values=st.lists(stored_values, min_size=1, max_size=12))
 def test_values_arrive_exactly_or_are_reported(declared: str, values: list[Any], tmp_path: Path, pg_url: str) -> None:
     path = tmp_path / f"{uuid.uuid4().hex}.db"

@@ -21,8 +21,11 @@ def _columns(names: tuple[str, ...]) -> sql.Composed:
 
 def create_table(plan: TablePlan, schema: str) -> sql.Composed:
     columns = [
-        sql.SQL("{} {}{}").format(
-            sql.Identifier(c.name), sql.SQL(c.choice.pg_type), sql.SQL(" NOT NULL" if c.not_null else "")
+        sql.SQL("{} {}{}{}").format(
+            sql.Identifier(c.name), sql.SQL(c.choice.pg_type),
+            # the default is built by outgrow.migrate.defaults from a parsed literal (quoted) or a fixed clock
+            sql.SQL(f" DEFAULT {c.default}" if c.default else ""),
+            sql.SQL(" NOT NULL" if c.not_null else ""),
         )
         for c in plan.columns
     ]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from outgrow.errors import ConfigurationError, MigrationError
+from outgrow.migrate.defaults import translate_default
 from outgrow.migrate.introspect import Column, ForeignKey, Table, open_source, quote, read_schema
 from outgrow.migrate.rows import carried_columns, dangling_rows, iter_rows, key_offset, row_identity, row_key
 from outgrow.migrate.values import INT64_MAX, ColumnRule, Rejection, TypeChoice, UntypedRule, escape_value, rule_for
@@ -54,6 +55,7 @@ class ColumnPlan:
     choice: TypeChoice
     identity: bool = False
     rejected: int = 0
+    default: str | None = None  # PostgreSQL DEFAULT expression
 
     @property
     def not_null(self) -> bool:
@@ -190,6 +192,12 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
         if identity_next > INT64_MAX:
             identity_next = None
             skipped.append(f"identity {alias}: the counter is at the 64-bit maximum, so it has no next value")
+    for column_plan in column_plans:
+        if not column_plan.identity:
+            column_plan.default, problem = translate_default(column_plan.source.default_sql, column_plan.rule,
+                                                             column_plan.choice.pg_type)
+            if problem:
+                skipped.append(f"column {column_plan.source.name}: {problem}")
     for row in iter_rows(conn, table):
         for column_plan, value in zip(column_plans, row[offset:], strict=True):
             converted = column_plan.rule.convert(value)

@@ -1,0 +1,74 @@
+"""Column DEFAULTs, translated so an INSERT that omits the column stores the same value on both engines.
+
+A literal default goes through the column's value rule, like any stored value: BOOLEAN ``DEFAULT 0`` becomes
+``DEFAULT false``, a literal the column could not hold is reported. SQLite's clock defaults are UTC text with
+whole seconds, so their translations are too: ``CURRENT_TIMESTAMP`` in a ``timestamp`` column becomes the UTC
+time truncated to the second, and in a text column the same 'YYYY-MM-DD HH:MM:SS' text. Anything else is
+reported as not carried (Migration II translates expressions).
+"""
+
+from __future__ import annotations
+
+import re
+
+from outgrow.migrate.values_core import ColumnRule, Rejection
+
+__all__ = ["translate_default"]
+
+_NUMBER = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_STRING = re.compile(r"^'((?:[^']|'')*)'$", re.DOTALL)
+_BLOB = re.compile(r"^[xX]'([0-9A-Fa-f]*)'$")
+_UTC_NOW = "(now() AT TIME ZONE 'UTC')"
+# SQLite spellings of "now", by the part of the clock they give.
+_CLOCK = {
+    "current_timestamp": "timestamp", "datetime('now')": "timestamp", "datetime(\"now\")": "timestamp",
+    "current_date": "date", "date('now')": "date",
+    "current_time": "time", "time('now')": "time",
+}
+_CLOCK_TEXT = {"timestamp": "YYYY-MM-DD HH24:MI:SS", "date": "YYYY-MM-DD", "time": "HH24:MI:SS"}
+
+
+def translate_default(default_sql: str | None, rule: ColumnRule, pg_type: str) -> tuple[str | None, str | None]:
+    """(PostgreSQL DEFAULT expression or None, why it is not carried or None)."""
+    if default_sql is None:
+        return None, None
+    text = default_sql.strip()
+    while text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    clock = _CLOCK.get(re.sub(r"\s+", "", text).lower())
+    if clock is not None:
+        return _clock_default(clock, pg_type, default_sql)
+    value: object
+    if text.upper() == "NULL":
+        return None, None
+    if text.upper() in {"TRUE", "FALSE"}:
+        value = int(text.upper() == "TRUE")
+    elif _NUMBER.match(text):
+        value = int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else float(text)
+    elif match := _STRING.match(text):
+        value = match.group(1).replace("''", "'")
+    elif match := _BLOB.match(text):
+        value = bytes.fromhex(match.group(1))
+    else:
+        return None, f"DEFAULT {default_sql} is an expression; Migration II translates expressions"
+    converted = rule.convert(value)
+    if isinstance(converted, Rejection):
+        return None, f"DEFAULT {default_sql}: {converted.reason}"
+    if converted is None:
+        return None, None
+    if isinstance(converted, bytes):
+        return f"'\\x{converted.hex()}'::bytea", None
+    return "'" + converted.replace("'", "''") + "'", None
+
+
+def _clock_default(clock: str, pg_type: str, default_sql: str) -> tuple[str | None, str | None]:
+    base = pg_type.split("(")[0]
+    if base == "timestamp" and clock == "timestamp":
+        return f"date_trunc('second', {_UTC_NOW})", None
+    if base == "timestamptz" and clock == "timestamp":
+        return "date_trunc('second', now())", None
+    if base == "date" and clock == "date":
+        return f"({_UTC_NOW})::date", None
+    if base in {"text", "varchar"}:
+        return f"to_char({_UTC_NOW}, '{_CLOCK_TEXT[clock]}')", None
+    return None, f"DEFAULT {default_sql} in a {pg_type} column: the clock's text would not read back the same"

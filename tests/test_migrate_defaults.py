@@ -1,0 +1,74 @@
+"""DEFAULTs proven by behaviour: the same INSERT, omitting the columns, stores the same values on both engines."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import make_url
+
+from outgrow.migrate import migrate
+
+pytestmark = pytest.mark.postgres
+
+SCHEMA = """
+CREATE TABLE t (
+    id INTEGER PRIMARY KEY,
+    plan TEXT NOT NULL DEFAULT 'free',
+    quote TEXT DEFAULT 'it''s',
+    admin BOOLEAN NOT NULL DEFAULT 0,
+    active BOOLEAN DEFAULT TRUE,
+    n INTEGER DEFAULT -5,
+    r REAL DEFAULT 1.5,
+    price NUMERIC(8,2) DEFAULT 9.99,
+    blob BLOB DEFAULT x'00ff',
+    empty TEXT DEFAULT NULL,
+    created DATETIME DEFAULT CURRENT_TIMESTAMP,
+    created_text TEXT DEFAULT (datetime('now')),
+    day DATE DEFAULT (date('now')),
+    odd TEXT DEFAULT (lower('X'))
+);
+"""
+
+
+def test_defaults_give_the_same_values_on_both_engines(tmp_path: Path, pg_url: str) -> None:
+    path = tmp_path / "defaults.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(SCHEMA)
+    report = migrate(path, pg_url)
+    assert report.plan.tables[0].skipped == [
+        "column odd: DEFAULT lower('X') is an expression; Migration II translates expressions"]
+    assert report.exit_code == 3  # one default not carried, and said so
+    conn.execute("INSERT INTO t (id) VALUES (1)")
+    sqlite_row = conn.execute("SELECT * FROM t").fetchone()
+    conn.close()
+    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)) as pg:
+        pg.execute("INSERT INTO t (id) VALUES (1)")
+        pg_row = pg.execute("SELECT * FROM t").fetchone()
+    assert pg_row is not None
+    assert sqlite_row[:10] == (1, "free", "it's", 0, 1, -5, 1.5, 9.99, b"\x00\xff", None)
+    assert pg_row[:10] == (1, "free", "it's", False, True, -5, 1.5, Decimal("9.99"), b"\x00\xff", None)
+    # The clock: SQLite writes UTC text with whole seconds; PostgreSQL stores the same instant and text.
+    sqlite_created = datetime.fromisoformat(sqlite_row[10])
+    assert pg_row[10].microsecond == 0
+    assert abs(pg_row[10] - sqlite_created) < timedelta(seconds=30)
+    assert abs(datetime.fromisoformat(pg_row[11]) - datetime.fromisoformat(sqlite_row[11])) < timedelta(seconds=30)
+    assert len(pg_row[11]) == len(sqlite_row[11]) == 19
+    assert pg_row[12] in {date.fromisoformat(sqlite_row[12]), datetime.now(UTC).date()}
+    assert (sqlite_row[13], pg_row[13]) == ("x", None)  # the expression default was reported, not carried
+
+
+def test_a_default_the_column_cannot_hold_is_reported(tmp_path: Path, pg_url: str) -> None:
+    path = tmp_path / "bad_default.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE t (flag BOOLEAN DEFAULT 'maybe', code VARCHAR(2) DEFAULT 'toolong');")
+    conn.close()
+    report = migrate(path, pg_url)
+    assert report.plan.tables[0].skipped == [
+        "column flag: DEFAULT 'maybe': maybe is not a boolean (0/1, t/f, true/false)",
+        "column code: DEFAULT 'toolong': 7 characters, over the declared 2",
+    ]

@@ -356,3 +356,18 @@ def test_deferrable_is_carried_per_foreign_key(tmp_path: Path, pg_url: str, pg: 
     migrate(source, pg_url)
     assert pg.execute("SELECT confrelid::regclass::text, condeferrable, condeferred FROM pg_constraint "
                       "WHERE contype = 'f' ORDER BY 1").fetchall() == [("a", True, True), ("b", False, False)]
+
+
+def test_grant_to_gives_an_application_role_data_access_not_ownership(tmp_path: Path, pg_url: str,
+                                                                      pg: psycopg.Connection[Any], role: str) -> None:
+    source = sqlite_file(tmp_path / "app.db", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);"
+                                              "INSERT INTO notes VALUES (1, 'a');")
+    migrate(source, pg_url, grant_to=[role])
+    pg.execute(f'SET ROLE "{role}"')
+    try:
+        assert pg.execute("INSERT INTO notes (body) VALUES ('b') RETURNING id").fetchone() == (2,)
+        assert pg.execute("SELECT count(*) FROM notes").fetchone() == (2,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            pg.execute("ALTER TABLE notes ADD COLUMN x int")
+    finally:
+        pg.execute("RESET ROLE")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -72,3 +73,26 @@ def test_a_default_the_column_cannot_hold_is_reported(tmp_path: Path, pg_url: st
         "column flag: DEFAULT 'maybe': maybe is not a boolean (0/1, t/f, true/false)",
         "column code: DEFAULT 'toolong': 7 characters, over the declared 2",
     ]
+
+
+def test_iso_text_clock_and_random_id_defaults_keep_their_shape(tmp_path: Path, pg_url: str) -> None:
+    path = tmp_path / "ids.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE t (n INTEGER PRIMARY KEY, "
+                       "stamp TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), "
+                       "token TEXT DEFAULT (lower(hex(randomblob(16)))));")
+    assert migrate(path, pg_url).exit_code == 0
+    conn.execute("INSERT INTO t (n) VALUES (1)")
+    conn.execute("INSERT INTO t (n) VALUES (2)")
+    sqlite_rows = conn.execute("SELECT stamp, token FROM t ORDER BY n").fetchall()
+    conn.close()
+    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)) as pg:
+        pg.execute("INSERT INTO t (n) VALUES (1), (2)")
+        pg_rows = pg.execute("SELECT stamp, token FROM t ORDER BY n").fetchall()
+    stamp = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+    token = re.compile(r"^[0-9a-f]{32}$")
+    for rows in (sqlite_rows, pg_rows):
+        assert all(stamp.match(s) and token.match(t) for s, t in rows), rows
+        assert rows[0][1] != rows[1][1]
+    when = [datetime.fromisoformat(rows[0][0]) for rows in (sqlite_rows, pg_rows)]
+    assert abs(when[0] - when[1]) < timedelta(seconds=30)

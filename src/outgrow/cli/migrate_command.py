@@ -42,6 +42,9 @@ def migrate_cmd(
     data_only: Annotated[bool, typer.Option("--data-only", help="Load into existing empty tables.")] = False,
     owner: Annotated[str | None, typer.Option("--owner", help="Make this role own the migrated tables.",
                                               show_default=False)] = None,
+    grant_to: Annotated[list[str] | None, typer.Option(
+        "--grant-to", help="Give this application role SELECT, INSERT, UPDATE, DELETE (repeatable).",
+        show_default=False)] = None,
     on_error: Annotated[str, typer.Option("--on-error", help="stop, or report: load the good rows.")] = "stop",
     rejects: Annotated[Path | None, typer.Option("--rejects", help="Write rejected values here (JSON Lines).",
                                                   show_default=False)] = None,
@@ -59,6 +62,7 @@ def migrate_cmd(
         report = migrate(source, target, dry_run=dry_run, schema=schema, identifiers=style,  # type: ignore[arg-type]
                          on_error=mode, rejects_path=rejects, replace=replace,  # type: ignore[arg-type]
                          schema_only=schema_only, data_only=data_only, fk_not_valid=fk_not_valid, owner=owner,
+                         grant_to=grant_to,
                          config=load_config(config) if config is not None else None,
                          progress=lambda n: progress.advance(task, n))
     if json_output:

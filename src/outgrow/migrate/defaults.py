@@ -26,6 +26,12 @@ _CLOCK = {
     "current_time": "time", "time('now')": "time",
 }
 _CLOCK_TEXT = {"timestamp": "YYYY-MM-DD HH24:MI:SS", "date": "YYYY-MM-DD", "time": "HH24:MI:SS"}
+# strftime(format, 'now'): SQLite's format letters and PostgreSQL's to_char spelling of each.
+_STRFTIME = re.compile(r"^strftime\('((?:[^']|'')*)',\s*'now'\)$", re.IGNORECASE)
+_STRFTIME_LETTERS = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS", "%f": "SS.MS",
+                     "%j": "DDD", "%%": "%"}
+# Random ids: N random bytes in hex. gen_random_uuid() (built in since PostgreSQL 13) gives 16 of them.
+_RANDOM_HEX = re.compile(r"^(lower|upper)\(hex\(randomblob\(16\)\)\)$", re.IGNORECASE)
 
 
 def translate_default(default_sql: str | None, rule: ColumnRule, pg_type: str) -> tuple[str | None, str | None]:
@@ -38,6 +44,12 @@ def translate_default(default_sql: str | None, rule: ColumnRule, pg_type: str) -
     clock = _CLOCK.get(re.sub(r"\s+", "", text).lower())
     if clock is not None:
         return _clock_default(clock, pg_type, default_sql)
+    if (match := _STRFTIME.match(text)) and pg_type.split("(")[0] in {"text", "varchar"}:
+        pattern = _to_char_pattern(match.group(1).replace("''", "'"))
+        if pattern is not None:
+            return f"to_char({_UTC_NOW}, '{pattern}')", None
+    if (match := _RANDOM_HEX.match(re.sub(r"\s+", "", text))) and pg_type.split("(")[0] in {"text", "varchar"}:
+        return f"{match.group(1).lower()}(replace(gen_random_uuid()::text, '-', ''))", None
     value: object
     if text.upper() == "NULL":
         return None, None
@@ -59,6 +71,29 @@ def translate_default(default_sql: str | None, rule: ColumnRule, pg_type: str) -
     if isinstance(converted, bytes):
         return f"'\\x{converted.hex()}'::bytea", None
     return "'" + converted.replace("'", "''") + "'", None
+
+
+def _to_char_pattern(fmt: str) -> str | None:
+    """to_char's pattern for a strftime format of the letters above; literal text is double-quoted."""
+    parts, literal, i = [], "", 0
+    while i < len(fmt):
+        letter = fmt[i:i + 2]
+        if letter in _STRFTIME_LETTERS:
+            if literal:
+                parts.append('"' + literal + '"')
+                literal = ""
+            parts.append(_STRFTIME_LETTERS[letter])
+            i += 2
+        elif fmt[i] == "%":
+            return None  # a letter with no exact to_char equivalent
+        elif fmt[i] in "\"'\\":
+            return None
+        else:
+            literal += fmt[i]
+            i += 1
+    if literal:
+        parts.append('"' + literal + '"')
+    return "".join(parts)
 
 
 def _clock_default(clock: str, pg_type: str, default_sql: str) -> tuple[str | None, str | None]:

@@ -32,6 +32,8 @@ __all__ = ["STAGING_PREFIX", "LoadOptions", "TableReport", "load_plan"]
 
 # One fresh staging schema per run, never an existing one: it lives only inside the run's transaction.
 STAGING_PREFIX = "outgrow_staging_"
+# What an application role needs on its tables, and no more: not ownership, so row-level security binds it.
+APP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 OnError = Literal["stop", "report"]
 
 
@@ -44,6 +46,7 @@ class LoadOptions:
     fk_not_valid: bool = False
     owner: str | None = None
     grants: dict[str, str] = field(default_factory=dict)
+    grant_to: list[str] = field(default_factory=list)  # application roles: read and write, never own
     before: list[str] = field(default_factory=list)
     after: list[str] = field(default_factory=list)
     #: Test hook: called with the name of each phase as it starts ("copy", "indexes", "swap", ...).
@@ -278,11 +281,13 @@ def _hold_back_foreign_keys(pg: psycopg.Connection[Any], plan: MigrationPlan) ->
 
 def _grant(pg: psycopg.Connection[Any], plan: MigrationPlan, options: LoadOptions) -> None:
     target = sql.Identifier(plan.schema)
+    for role in options.grant_to:
+        pg.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(target, sql.Identifier(role)))
     for table in plan.tables:
         name = sql.SQL("{}.{}").format(target, sql.Identifier(table.name))
         if options.owner:
             pg.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(name, sql.Identifier(options.owner)))
-        for role, privileges in options.grants.items():
+        for role, privileges in {**dict.fromkeys(options.grant_to, APP_PRIVILEGES), **options.grants}.items():
             # privileges were checked against the table-privilege keywords when the config was read
             pg.execute(sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privileges.upper()), name, sql.Identifier(role)))
 

@@ -124,6 +124,7 @@ def migrate(
     data_only: bool = False,
     fk_not_valid: bool = False,
     owner: str | None = None,
+    grant_to: list[str] | None = None,
     config: MigrationConfig | None = None,
     progress: Callable[[int], None] | None = None,
     fault: Callable[[str], None] | None = None,
@@ -162,6 +163,7 @@ def migrate(
             hint="nothing was written; --dry-run lists them, --on-error report --rejects FILE loads the rest")
     options = LoadOptions(on_error=on_error, replace=replace, schema_only=schema_only, data_only=data_only,
                           fk_not_valid=fk_not_valid, owner=owner or config.owner, grants=dict(config.grants),
+                          grant_to=list(grant_to or []),
                           before=list(config.before), after=list(config.after), fault=fault)
     try:
         result = load_plan(plan, conninfo, options, rejects_path=rejects_path, progress=progress)

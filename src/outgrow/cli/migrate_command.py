@@ -120,6 +120,8 @@ def _render(report: MigrationReport) -> None:
         extras += [f"index {n} ({', '.join(cols)})" for n, cols, _u in table.indexes]
         extras += [f"foreign key ({', '.join(cols)}) -> {ref} on delete {fk.on_delete.lower()}"
                    for fk, ref, cols, _rc in table.foreign_keys]
+        extras += [f"check {escape(c.source)} -> {escape(c.pg_sql or '')}" for c in table.checks]
+        extras += [f"note: {escape(n)}" for n in table.notes]
         extras += [f"[yellow]not carried:[/] {escape(s)}" for s in table.skipped]
         for line in extras:
             console.print(f"  {line}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from outgrow.errors import ConfigurationError, MigrationError
+from outgrow.migrate.checks import CheckPlan, read_checks
 from outgrow.migrate.defaults import translate_default
 from outgrow.migrate.introspect import Column, ForeignKey, Table, open_source, quote, read_schema
 from outgrow.migrate.rows import carried_columns, dangling_rows, iter_rows, key_offset, row_identity, row_key
@@ -73,6 +74,8 @@ class TablePlan:
     foreign_keys: list[tuple[ForeignKey, str, tuple[str, ...], tuple[str, ...]]]  # (fk, table, cols, ref cols)
     identity_next: int | None = None
     skipped: list[str] = field(default_factory=list)
+    checks: list[CheckPlan] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # translated, with a remark worth reading
 
     @property
     def rejected(self) -> int:
@@ -210,10 +213,15 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
                                            escape_value(value), converted.reason, row_identity(table, row)))
         if progress is not None:
             progress(1)
+    checks = read_checks(table.sql, {p.source.name.lower(): (p.name, p.choice.pg_type) for p in column_plans}) \
+        if "CHECK" in table.sql.upper() else []
+    skipped += [f"CHECK ({c.source}): {c.problem}" for c in checks if c.problem]
     return TablePlan(
         source=table,
         name=names[table.name],
         columns=column_plans,
+        checks=[c for c in checks if c.pg_sql],
+        notes=[f"CHECK ({c.source}): {c.note}" for c in checks if c.note],
         primary_key=tuple(column_names[c] for c in table.primary_key),
         uniques=[tuple(column_names[c] for c in i.columns) for i in table.indexes if i.origin == "u"],
         indexes=[(target_identifier(i.name, style), tuple(column_names.get(c, c) for c in i.columns), i.unique)

@@ -68,6 +68,8 @@ class MigrationReport:
                                       "on_update": fk.on_update, "on_delete": fk.on_delete}
                                      for fk, ref, cols, rc in t.foreign_keys],
                     "identity_next": t.identity_next,
+                    "checks": [{"sqlite": c.source, "postgresql": c.pg_sql, "name": c.name} for c in t.checks],
+                    "notes": t.notes,
                     "not_carried": t.skipped,
                     "loaded_rows": results[t.source.name].rows if t.source.name in results else None,
                     "rejected_rows": results[t.source.name].rejected_rows if t.source.name in results else None,

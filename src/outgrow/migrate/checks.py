@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 
-__all__ = ["CheckPlan", "read_checks"]
+__all__ = ["CheckPlan", "read_checks", "read_index_predicate"]
 
 _ALLOWED = (
     exp.Column, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.And, exp.Or, exp.Not, exp.In, exp.Between,
@@ -52,6 +52,19 @@ def read_checks(create_sql: str, columns: dict[str, tuple[str, str]]) -> list[Ch
         name = named.this.name if named is not None and named.this is not None else None
         checks.append(_translate(constraint.this, name, columns))
     return checks
+
+
+def read_index_predicate(create_index_sql: str, columns: dict[str, tuple[str, str]]) -> CheckPlan:
+    """The WHERE of a partial CREATE INDEX, translated by the same rules as a CHECK (an expression means the
+    same on both engines, so a row is in the index on one exactly when it is on the other)."""
+    try:
+        tree = sqlglot.parse_one(create_index_sql, read="sqlite")
+    except sqlglot.errors.ParseError as exc:
+        return CheckPlan(create_index_sql[:80], None, None, f"the CREATE INDEX could not be parsed ({exc})")
+    where = tree.find(exp.Where)
+    if where is None:
+        return CheckPlan(create_index_sql[:80], None, None, "no WHERE found in a partial index")
+    return _translate(where.this, None, columns)
 
 
 def _translate(expression: exp.Expression, name: str | None, columns: dict[str, tuple[str, str]]) -> CheckPlan:

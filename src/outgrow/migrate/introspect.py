@@ -37,6 +37,7 @@ class Index:
     unique: bool
     origin: str  # "c" CREATE INDEX, "u" UNIQUE constraint, "pk" primary key
     partial: bool
+    sql: str = ""  # the CREATE INDEX statement, for partial and expression indexes
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,9 @@ def _indexes(conn: sqlite3.Connection, table: str) -> list[Index]:
             for _seqno, _cid, column, _desc, _coll, key in conn.execute("SELECT * FROM pragma_index_xinfo(?)", (name,))
             if key
         )
-        indexes.append(Index(name, columns, bool(unique), origin, bool(partial)))
+        row = conn.execute("SELECT coalesce(sql, '') FROM sqlite_schema WHERE type = 'index' AND name = ?",
+                           (name,)).fetchone()
+        indexes.append(Index(name, columns, bool(unique), origin, bool(partial), row[0] if row else ""))
     return sorted(indexes, key=lambda i: i.name)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from outgrow.errors import ConfigurationError, MigrationError
-from outgrow.migrate.checks import CheckPlan, read_checks
+from outgrow.migrate.checks import CheckPlan, read_checks, read_index_predicate
 from outgrow.migrate.defaults import translate_default
 from outgrow.migrate.introspect import Column, ForeignKey, Table, open_source, quote, read_schema
 from outgrow.migrate.rows import carried_columns, dangling_rows, iter_rows, key_offset, row_identity, row_key
@@ -73,6 +73,7 @@ class TablePlan:
     indexes: list[tuple[str, tuple[str, ...], bool]]  # (name, columns, unique)
     foreign_keys: list[tuple[ForeignKey, str, tuple[str, ...], tuple[str, ...]]]  # (fk, table, cols, ref cols)
     identity_next: int | None = None
+    partial_indexes: list[tuple[str, tuple[str, ...], bool, str]] = field(default_factory=list)  # + WHERE
     skipped: list[str] = field(default_factory=list)
     checks: list[CheckPlan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # translated, with a remark worth reading
@@ -213,8 +214,18 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
                                            escape_value(value), converted.reason, row_identity(table, row)))
         if progress is not None:
             progress(1)
-    checks = read_checks(table.sql, {p.source.name.lower(): (p.name, p.choice.pg_type) for p in column_plans}) \
-        if "CHECK" in table.sql.upper() else []
+    typed = {p.source.name.lower(): (p.name, p.choice.pg_type) for p in column_plans}
+    checks = read_checks(table.sql, typed) if "CHECK" in table.sql.upper() else []
+    partial_indexes, partial_problems = [], []
+    for index in table.indexes:
+        if index.origin == "c" and index.partial and all(index.columns):
+            predicate = read_index_predicate(index.sql, typed)
+            if predicate.pg_sql:
+                partial_indexes.append((target_identifier(index.name, style),
+                                        tuple(column_names.get(c, c) for c in index.columns), index.unique,
+                                        predicate.pg_sql))
+            else:
+                partial_problems.append(f"index {index.name}: WHERE {predicate.source}: {predicate.problem}")
     skipped += [f"CHECK ({c.source}): {c.problem}" for c in checks if c.problem]
     return TablePlan(
         source=table,
@@ -228,8 +239,10 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
                  for i in table.indexes if i.origin == "c" and not i.partial and all(i.columns)],
         foreign_keys=[_foreign_key(fk, names, style, every) for fk in table.foreign_keys],
         identity_next=identity_next,
-        skipped=skipped + [f"index {i.name}: partial and expression indexes are translated by Migration II"
-                           for i in table.indexes if i.origin == "c" and (i.partial or not all(i.columns))],
+        partial_indexes=partial_indexes,
+        skipped=skipped + partial_problems + [
+            f"index {i.name}: expression indexes are translated by a later step of Migration II"
+            for i in table.indexes if i.origin == "c" and not all(i.columns)],
     )
 
 

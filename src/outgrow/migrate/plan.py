@@ -7,16 +7,23 @@ import re
 import sqlite3
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from outgrow.errors import ConfigurationError, MigrationError
-from outgrow.migrate.checks import CheckPlan, read_checks, read_index_predicate
+from outgrow.migrate.checks import read_checks, read_index_predicate
 from outgrow.migrate.defaults import translate_default
-from outgrow.migrate.introspect import Column, ForeignKey, Table, open_source, quote, read_schema
+from outgrow.migrate.introspect import ForeignKey, Table, open_source, quote, read_schema
+from outgrow.migrate.plan_model import (
+    MAX_IDENTIFIER_BYTES,
+    ColumnPlan,
+    IdentifierStyle,
+    MigrationPlan,
+    Reject,
+    TablePlan,
+)
 from outgrow.migrate.rows import carried_columns, dangling_rows, iter_rows, key_offset, row_identity, row_key
-from outgrow.migrate.values import INT64_MAX, ColumnRule, Rejection, TypeChoice, UntypedRule, escape_value, rule_for
+from outgrow.migrate.values import INT64_MAX, Rejection, TypeChoice, UntypedRule, escape_value, rule_for
 
 __all__ = [
     "ColumnPlan",
@@ -27,89 +34,6 @@ __all__ = [
     "build_plan",
     "target_identifier",
 ]
-
-IdentifierStyle = Literal["fold", "preserve", "snake"]
-MAX_IDENTIFIER_BYTES = 63
-
-
-@dataclass(frozen=True)
-class Reject:
-    """One value that cannot be carried exactly."""
-
-    table: str
-    key: dict[str, Any]
-    column: str
-    value: str  # escaped, printable
-    reason: str
-    row: tuple[Any, ...] = field(default=(), compare=False)  # row_identity(), to leave the row out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"table": self.table, "key": self.key, "column": self.column, "value": self.value,
-                "reason": self.reason}
-
-
-@dataclass
-class ColumnPlan:
-    source: Column
-    name: str
-    rule: ColumnRule
-    choice: TypeChoice
-    identity: bool = False
-    rejected: int = 0
-    default: str | None = None  # PostgreSQL DEFAULT expression
-
-    @property
-    def not_null(self) -> bool:
-        return self.source.not_null or self.source.primary_key_position > 0
-
-
-@dataclass
-class TablePlan:
-    source: Table
-    name: str
-    columns: list[ColumnPlan]
-    primary_key: tuple[str, ...]
-    uniques: list[tuple[str, ...]]
-    indexes: list[tuple[str, tuple[str, ...], bool]]  # (name, columns, unique)
-    foreign_keys: list[tuple[ForeignKey, str, tuple[str, ...], tuple[str, ...]]]  # (fk, table, cols, ref cols)
-    identity_next: int | None = None
-    partial_indexes: list[tuple[str, tuple[str, ...], bool, str]] = field(default_factory=list)  # + WHERE
-    skipped: list[str] = field(default_factory=list)
-    checks: list[CheckPlan] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # translated, with a remark worth reading
-
-    @property
-    def rejected(self) -> int:
-        return sum(c.rejected for c in self.columns)
-
-    def column(self, source_name: str) -> ColumnPlan:
-        return next(c for c in self.columns if c.source.name == source_name)
-
-
-@dataclass
-class MigrationPlan:
-    source: Path
-    schema: str
-    tables: list[TablePlan]
-    skipped: list[tuple[str, str, str]]
-    rejects: list[Reject] = field(default_factory=list)
-    rejected: int = 0
-    dangling: list[Reject] = field(default_factory=list)  # rows whose foreign key points at no row
-    journal_mode: str = "wal"
-
-    @property
-    def snapshot_cost(self) -> str:
-        """What reading one consistent snapshot costs the application while the copy runs."""
-        if self.journal_mode == "wal":
-            return ("the copy reads one snapshot while the application keeps writing; the WAL grows until the "
-                    "copy ends (no checkpoint can pass an open reader)")
-        return (f"the source is in {self.journal_mode} journal mode: application writers wait while the copy "
-                "reads (switch it to WAL first to keep writing)")
-
-    @property
-    def rows(self) -> int:
-        return sum(t.source.row_count for t in self.tables)
-
 
 def target_identifier(name: str, style: IdentifierStyle) -> str:
     """The PostgreSQL name for a SQLite identifier."""

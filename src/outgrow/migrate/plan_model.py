@@ -1,0 +1,96 @@
+"""What a migration plan holds: tables, columns with their chosen types, keys, and the values not carried.
+Plain data, built by :mod:`outgrow.migrate.plan` and read by the loader, the checks and the reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from outgrow.migrate.checks import CheckPlan
+from outgrow.migrate.introspect import Column, ForeignKey, Table
+from outgrow.migrate.values import ColumnRule, TypeChoice
+
+__all__ = ["MAX_IDENTIFIER_BYTES", "ColumnPlan", "IdentifierStyle", "MigrationPlan", "Reject", "TablePlan"]
+
+IdentifierStyle = Literal["fold", "preserve", "snake"]
+MAX_IDENTIFIER_BYTES = 63
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One value that cannot be carried exactly."""
+
+    table: str
+    key: dict[str, Any]
+    column: str
+    value: str  # escaped, printable
+    reason: str
+    row: tuple[Any, ...] = field(default=(), compare=False)  # row_identity(), to leave the row out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "key": self.key, "column": self.column, "value": self.value,
+                "reason": self.reason}
+
+
+@dataclass
+class ColumnPlan:
+    source: Column
+    name: str
+    rule: ColumnRule
+    choice: TypeChoice
+    identity: bool = False
+    rejected: int = 0
+    default: str | None = None  # PostgreSQL DEFAULT expression
+
+    @property
+    def not_null(self) -> bool:
+        return self.source.not_null or self.source.primary_key_position > 0
+
+
+@dataclass
+class TablePlan:
+    source: Table
+    name: str
+    columns: list[ColumnPlan]
+    primary_key: tuple[str, ...]
+    uniques: list[tuple[str, ...]]
+    indexes: list[tuple[str, tuple[str, ...], bool]]  # (name, columns, unique)
+    foreign_keys: list[tuple[ForeignKey, str, tuple[str, ...], tuple[str, ...]]]  # (fk, table, cols, ref cols)
+    identity_next: int | None = None
+    partial_indexes: list[tuple[str, tuple[str, ...], bool, str]] = field(default_factory=list)  # + WHERE
+    skipped: list[str] = field(default_factory=list)
+    checks: list[CheckPlan] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # translated, with a remark worth reading
+
+    @property
+    def rejected(self) -> int:
+        return sum(c.rejected for c in self.columns)
+
+    def column(self, source_name: str) -> ColumnPlan:
+        return next(c for c in self.columns if c.source.name == source_name)
+
+
+@dataclass
+class MigrationPlan:
+    source: Path
+    schema: str
+    tables: list[TablePlan]
+    skipped: list[tuple[str, str, str]]
+    rejects: list[Reject] = field(default_factory=list)
+    rejected: int = 0
+    dangling: list[Reject] = field(default_factory=list)  # rows whose foreign key points at no row
+    journal_mode: str = "wal"
+
+    @property
+    def snapshot_cost(self) -> str:
+        """What reading one consistent snapshot costs the application while the copy runs."""
+        if self.journal_mode == "wal":
+            return ("the copy reads one snapshot while the application keeps writing; the WAL grows until the "
+                    "copy ends (no checkpoint can pass an open reader)")
+        return (f"the source is in {self.journal_mode} journal mode: application writers wait while the copy "
+                "reads (switch it to WAL first to keep writing)")
+
+    @property
+    def rows(self) -> int:
+        return sum(t.source.row_count for t in self.tables)

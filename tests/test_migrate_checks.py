@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
+from outgrow.testing import accepted_on_both
 
 pytestmark = pytest.mark.postgres
 
@@ -54,16 +55,7 @@ def test_checks_accept_and_reject_the_same_rows(tmp_path: Path, pg_url: str) -> 
     with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False),
                          autocommit=True) as pg:
         for values, accepted in INSERTS:
-            outcomes = []
-            try:
-                conn.execute(f"INSERT INTO t (id, age, status, price, name, code, k) VALUES {values}")
-                outcomes.append(True)
-            except sqlite3.IntegrityError:
-                outcomes.append(False)
-            try:
-                pg.execute(f"INSERT INTO t (id, age, status, price, name, code, k) VALUES {values}")
-                outcomes.append(True)
-            except psycopg.errors.CheckViolation:
-                outcomes.append(False)
-            assert outcomes == [accepted, accepted], (values, outcomes)
+            statement = f"INSERT INTO t (id, age, status, price, name, code, k) VALUES {values}"
+            outcomes = accepted_on_both(conn, pg, statement)
+            assert outcomes == (accepted, accepted), (values, outcomes)
     conn.close()

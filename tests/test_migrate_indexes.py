@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
+from outgrow.testing import accepted_on_both
 
 pytestmark = pytest.mark.postgres
 
@@ -37,18 +38,8 @@ def test_partial_unique_indexes_refuse_the_same_rows(tmp_path: Path, pg_url: str
     with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False),
                          autocommit=True) as pg:
         for values, accepted in rows:
-            outcomes = []
-            try:
-                conn.execute(f"INSERT INTO users VALUES {values}")
-                outcomes.append(True)
-            except sqlite3.IntegrityError:
-                outcomes.append(False)
-            try:
-                pg.execute(f"INSERT INTO users VALUES {values}")
-                outcomes.append(True)
-            except psycopg.errors.UniqueViolation:
-                outcomes.append(False)
-            assert outcomes == [accepted, accepted], (values, outcomes)
+            outcomes = accepted_on_both(conn, pg, f"INSERT INTO users VALUES {values}")
+            assert outcomes == (accepted, accepted), (values, outcomes)
         assert pg.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'users_open'").fetchone() == (
             "CREATE INDEX users_open ON public.users USING btree (status) WHERE (status <> 'void'::text)",)
     conn.close()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from outgrow.testing.behaviour import accepted_on_both
 from outgrow.testing.plugin import TestDatabase
 from outgrow.testing.servers import PgServer, schema_snapshot, start_server
 
-__all__ = ["PgServer", "TestDatabase", "schema_snapshot", "start_server"]
+__all__ = ["PgServer", "TestDatabase", "accepted_on_both", "schema_snapshot", "start_server"]

@@ -29,6 +29,10 @@ FkNotValidOption = Annotated[bool, typer.Option(
     "--fk-not-valid", help="Keep rows with dangling foreign keys; load the FK NOT VALID.")]
 IdentifiersOption = Annotated[
     str, typer.Option("--identifiers", help="fold (lowercase), preserve or snake.")]
+NocaseOption = Annotated[str, typer.Option(
+    "--nocase", help="COLLATE NOCASE columns: citext, lower (unique on lower(col)), auto.")]
+CollationOption = Annotated[str | None, typer.Option(
+    "--collation", help="C: text columns compare bytes, as in SQLite (ORDER BY, <, >).", show_default=False)]
 
 
 def migrate_cmd(
@@ -50,6 +54,8 @@ def migrate_cmd(
                                                   show_default=False)] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace tables already in the target.")] = False,
     fk_not_valid: FkNotValidOption = False,
+    collation: CollationOption = None,
+    nocase: NocaseOption = "auto",
     json_output: JsonOption = False,
 ) -> None:
     """Migrate SQLITE_FILE into PostgreSQL: exact types, every value carried or reported, verified, atomic."""
@@ -62,7 +68,8 @@ def migrate_cmd(
         report = migrate(source, target, dry_run=dry_run, schema=schema, identifiers=style,  # type: ignore[arg-type]
                          on_error=mode, rejects_path=rejects, replace=replace,  # type: ignore[arg-type]
                          schema_only=schema_only, data_only=data_only, fk_not_valid=fk_not_valid, owner=owner,
-                         grant_to=grant_to,
+                         grant_to=grant_to, collation=_collation(collation),
+                         nocase=_choice(nocase, ("auto", "citext", "lower"), "--nocase"),
                          config=load_config(config) if config is not None else None,
                          progress=lambda n: progress.advance(task, n))
     if json_output:
@@ -80,13 +87,17 @@ def verify_cmd(
     schema: SchemaOption = None,
     identifiers: IdentifiersOption = "fold",
     fk_not_valid: FkNotValidOption = False,
+    collation: CollationOption = None,
+    nocase: NocaseOption = "auto",
     json_output: JsonOption = False,
 ) -> None:
     """Compare row counts and content checksums of SQLITE_FILE and its migrated copy (give the migration's
     --config, --schema, --identifiers and --fk-not-valid)."""
     style = _choice(identifiers, ("fold", "preserve", "snake"), "--identifiers")
     reports = verify(source, target, schema=schema, identifiers=style,  # type: ignore[arg-type]
-                     fk_not_valid=fk_not_valid, config=load_config(config) if config is not None else None)
+                     fk_not_valid=fk_not_valid, collation=_collation(collation),
+                     nocase=_choice(nocase, ("auto", "citext", "lower"), "--nocase"),
+                     config=load_config(config) if config is not None else None)
     if json_output:
         print_json([{"table": r.target, "rows": r.rows, "verified": r.verified} for r in reports])
         return
@@ -94,8 +105,14 @@ def verify_cmd(
         console.print(f"[green]verified[/] {escape(r.target)}: {r.rows:,} rows, same content")
 
 
+def _collation(value: str | None) -> str | None:
+    if value is not None and value != "C":
+        raise typer.BadParameter(f"{value!r}: only C (SQLite's byte order) is offered", param_hint="--collation")
+    return value
+
+
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> Literal["fold", "preserve", "snake", "stop",
-                                                                        "report"]:
+                                                                        "report", "auto", "citext", "lower"]:
     if value not in allowed:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=option)
     return value  # type: ignore[return-value]
@@ -117,16 +134,23 @@ def _render(report: MigrationReport) -> None:
         console.print(grid)
         extras = [f"primary key ({', '.join(table.primary_key)})"] if table.primary_key else []
         extras += [f"unique ({', '.join(u)})" for u in table.uniques]
-        extras += [f"index {n} ({', '.join(cols)})" for n, cols, _u in table.indexes]
+        extras += [escape(i.describe()) for i in table.indexes]
+        extras += [f"generated {escape(g.name)} AS ({escape(g.source)}) -> {escape(g.expression)} STORED"
+                   for g in table.generated]
         extras += [f"foreign key ({', '.join(cols)}) -> {ref} on delete {fk.on_delete.lower()}"
                    for fk, ref, cols, _rc in table.foreign_keys]
         extras += [f"check {escape(c.source)} -> {escape(c.pg_sql or '')}" for c in table.checks]
         extras += [f"note: {escape(n)}" for n in table.notes]
-        extras += [f"[yellow]not carried:[/] {escape(s)}" for s in table.skipped]
+        extras += [f"[yellow]not carried:[/] {escape(table.source.name)} {escape(what)}: {escape(why)}"
+                   for what, why in table.skipped]
         for line in extras:
             console.print(f"  {line}")
     for kind, name, reason in plan.skipped:
         console.print(f"[yellow]not carried:[/] {kind} {escape(name)}: {escape(reason)}")
+    for line in plan.reviewed:
+        console.print(f"reviewed, not carried (migrate.toml skip): {escape(line)}")
+    for note in plan.notes:
+        console.print(f"note: {escape(note)}")
     for reject in (plan.rejects + plan.dangling)[:20]:
         console.print(f"[red]rejected[/] {escape(reject.table)}.{escape(reject.column)} {reject.key}: "
                       f"{escape(reject.value)} ({escape(reject.reason)})")

@@ -36,7 +36,8 @@ def _family(column: ColumnPlan) -> str:
 @lru_cache(maxsize=64)
 def _family_of(pg_type: str) -> str:
     for prefix, family in (("bigint", "int"), ("double", "double"), ("numeric", "numeric"), ("varchar", "text"),
-                           ("text", "text"), ("bytea", "bytea"), ("boolean", "text"), ("date", "date"),
+                           ("text", "text"), ("citext", "text"), ("bytea", "bytea"), ("boolean", "text"),
+                           ("date", "date"),
                            ("timestamptz", "timestamptz"), ("timestamp", "timestamp"), ("jsonb", "jsonb"),
                            ("json", "text")):
         if pg_type.startswith(prefix):

@@ -4,13 +4,20 @@ A literal default goes through the column's value rule, like any stored value: B
 ``DEFAULT false``, a literal the column could not hold is reported. SQLite's clock defaults are UTC text with
 whole seconds, so their translations are too: ``CURRENT_TIMESTAMP`` in a ``timestamp`` column becomes the UTC
 time truncated to the second, and in a text column the same 'YYYY-MM-DD HH:MM:SS' text. Anything else is
-reported as not carried (Migration II translates expressions).
+evaluated once by SQLite when it is built only of constants and rules that mean the same on both engines;
+anything else is reported as not carried.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
+from contextlib import closing
 
+import sqlglot
+from sqlglot import exp
+
+from outgrow.migrate.expressions import TableScope, translate
 from outgrow.migrate.values_core import ColumnRule, Rejection
 
 __all__ = ["translate_default"]
@@ -62,7 +69,12 @@ def translate_default(default_sql: str | None, rule: ColumnRule, pg_type: str) -
     elif match := _BLOB.match(text):
         value = bytes.fromhex(match.group(1))
     else:
-        return None, f"DEFAULT {default_sql} is an expression; Migration II translates expressions"
+        constant = _constant(text)
+        if isinstance(constant, Rejection):
+            return None, f"DEFAULT {default_sql}: {constant.reason}"
+        value = constant
+    if value is None:
+        return None, None
     converted = rule.convert(value)
     if isinstance(converted, Rejection):
         return None, f"DEFAULT {default_sql}: {converted.reason}"
@@ -71,6 +83,26 @@ def translate_default(default_sql: str | None, rule: ColumnRule, pg_type: str) -
     if isinstance(converted, bytes):
         return f"'\\x{converted.hex()}'::bytea", None
     return "'" + converted.replace("'", "''") + "'", None
+
+
+def _constant(text: str) -> object:
+    """An expression over constants, such as ``(60 * 60 * 24)`` or ``('v' || 1)``: when every part means the same
+    on both engines (outgrow.migrate.expressions) it is deterministic, so SQLite computes it once and the value
+    is carried like a literal, exactly."""
+    try:
+        tree = sqlglot.parse_one(f"SELECT {text}", read="sqlite")
+    except sqlglot.errors.ParseError:
+        return Rejection("the expression could not be parsed")
+    if not isinstance(tree, exp.Select) or len(tree.expressions) != 1 or tree.args.get("from_"):
+        return Rejection("not a single expression")
+    translated = translate(tree.expressions[0], TableScope({}))
+    if translated.pg_sql is None:
+        return Rejection(f"{translated.problem}")
+    with closing(sqlite3.connect(":memory:")) as conn:
+        try:
+            return conn.execute(f"SELECT {text}").fetchone()[0]
+        except sqlite3.Error as exc:
+            return Rejection(f"SQLite cannot compute it ({exc})")
 
 
 def _to_char_pattern(fmt: str) -> str | None:

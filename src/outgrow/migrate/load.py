@@ -82,6 +82,8 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
         for user_sql in options.before:
             _user_sql(pg, user_sql)
         _phase(options, "staging")
+        if any(c.choice.pg_type == "citext" for t in plan.tables for c in t.columns):
+            pg.execute("CREATE EXTENSION IF NOT EXISTS citext")  # trusted: the database's CREATE privilege suffices
         held_back: list[tuple[str, str, str]] = []
         if options.data_only:
             _check_empty_targets(pg, plan)

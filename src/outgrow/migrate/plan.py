@@ -7,12 +7,14 @@ import re
 import sqlite3
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from outgrow.errors import ConfigurationError, MigrationError
-from outgrow.migrate.checks import read_checks, read_index_predicate
+from outgrow.migrate.checks import read_checks
 from outgrow.migrate.defaults import translate_default
+from outgrow.migrate.expressions import TableScope
 from outgrow.migrate.introspect import ForeignKey, Table, open_source, quote, read_schema
 from outgrow.migrate.plan_model import (
     MAX_IDENTIFIER_BYTES,
@@ -21,8 +23,10 @@ from outgrow.migrate.plan_model import (
     MigrationPlan,
     Reject,
     TablePlan,
+    TargetFacts,
 )
 from outgrow.migrate.rows import carried_columns, dangling_rows, iter_rows, key_offset, row_identity, row_key
+from outgrow.migrate.table_objects import column_collations, plan_table_objects
 from outgrow.migrate.values import INT64_MAX, Rejection, TypeChoice, UntypedRule, escape_value, rule_for
 
 __all__ = [
@@ -31,9 +35,17 @@ __all__ = [
     "MigrationPlan",
     "Reject",
     "TablePlan",
+    "TargetFacts",
     "build_plan",
     "target_identifier",
 ]
+
+@dataclass(frozen=True)
+class _Facts:
+    citext: bool
+    collation: str | None
+    text_order_same: bool
+
 
 def target_identifier(name: str, style: IdentifierStyle) -> str:
     """The PostgreSQL name for a SQLite identifier."""
@@ -53,9 +65,27 @@ def build_plan(
     include: set[str] | None = None,
     exclude: set[str] | None = None,
     type_overrides: dict[str, dict[str, str]] | None = None,
+    target: TargetFacts | None = None,
+    collation: str | None = None,
+    nocase: str = "auto",
+    skip: list[str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> MigrationPlan:
-    """Read ``path`` (read-only, one snapshot) and decide everything a migration will do."""
+    """Read ``path`` (read-only, one snapshot) and decide everything a migration will do.
+
+    ``target`` describes the server (citext, its collation); ``collation="C"`` gives every text column SQLite's
+    byte order; ``nocase`` is citext, lower or auto (citext when the target has it); ``skip`` lists not-carried
+    objects the user has reviewed (they no longer fail the run)."""
+    if collation not in (None, "C"):
+        raise ConfigurationError(f"--collation {collation!r}: only C (SQLite's byte order) is offered")
+    if nocase not in ("auto", "citext", "lower"):
+        raise ConfigurationError(f"--nocase {nocase!r}: one of citext, lower, auto")
+    target = target or TargetFacts()
+    if nocase == "citext" and not target.citext:
+        raise ConfigurationError("--nocase citext: the target server has no citext extension",
+                                 hint="install PostgreSQL's contrib package, or use --nocase lower")
+    facts = _Facts(citext=target.citext and nocase != "lower", collation=collation,
+                   text_order_same=collation == "C" or target.orders_like_sqlite)
     if not path.is_file():
         raise MigrationError(f"no SQLite database at {path}", hint="check the SQLITE_FILE argument")
     conn = open_source(path)
@@ -75,14 +105,20 @@ def build_plan(
         overrides = {name.lower(): columns for name, columns in (type_overrides or {}).items()}
         for table in tables:
             plan.tables.append(_plan_table(conn, table, names, identifiers, overrides.get(table.name.lower(), {}),
-                                           plan, source.tables, progress))
+                                           plan, source.tables, facts, progress))
+        if not facts.text_order_same:
+            plan.notes.append(f"text columns order by the database's collation ({target.collation or 'unknown'}), "
+                              "not by bytes as in SQLite: ORDER BY and < > on text can differ; --collation C keeps "
+                              "SQLite's order")
         _type_empty_foreign_key_columns(plan)
+        _follow_citext_parents(plan)
         _drop_mismatched_foreign_keys(plan)
         # Only the foreign keys that will exist in PostgreSQL decide which rows dangle.
         plan.dangling = _dangling_foreign_keys(conn, plan.tables, source.tables)
         if plan.rejects or plan.dangling:
             plan.dangling += _orphans(conn, plan)
-        _check_identifiers("index", {f"{t.source.name}.{i[0]}": i[0] for t in plan.tables for i in t.indexes})
+        _check_identifiers("index", {f"{t.source.name}.{i.name}": i.name for t in plan.tables for i in t.indexes})
+        _apply_reviewed(plan, skip or [])
         conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         raise MigrationError(f"cannot read {path}: {exc}", hint="is it a SQLite database?") from None
@@ -92,7 +128,7 @@ def build_plan(
 
 
 def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], style: IdentifierStyle,
-                overrides: dict[str, str], plan: MigrationPlan, every: list[Table],
+                overrides: dict[str, str], plan: MigrationPlan, every: list[Table], facts: _Facts,
                 progress: Callable[[int], None] | None) -> TablePlan:
     columns = carried_columns(table)
     column_names = {c.name: target_identifier(c.name, style) for c in columns}
@@ -105,8 +141,7 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
             rules[column.name].observe(value)
     column_plans = [ColumnPlan(source=c, name=column_names[c.name], rule=rules[c.name],
                                choice=rules[c.name].choose()) for c in columns]
-    skipped = [f"generated column {c.name}: generated columns are translated by Migration II"
-               for c in table.columns if c.hidden in (2, 3)]
+    skipped: list[tuple[str, str]] = []
     alias = table.rowid_alias
     identity_next = None
     if alias is not None:
@@ -119,13 +154,14 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
         identity_next = max(top, table.sequence or 0) + 1
         if identity_next > INT64_MAX:
             identity_next = None
-            skipped.append(f"identity {alias}: the counter is at the 64-bit maximum, so it has no next value")
+            skipped.append((f"identity {alias}", "the counter is at the 64-bit maximum, so it has no next value"))
+    citext_columns = _collations(table, column_plans, facts)
     for column_plan in column_plans:
         if not column_plan.identity:
             column_plan.default, problem = translate_default(column_plan.source.default_sql, column_plan.rule,
                                                              column_plan.choice.pg_type)
             if problem:
-                skipped.append(f"column {column_plan.source.name}: {problem}")
+                skipped.append((f"column {column_plan.source.name}", problem))
     for row in iter_rows(conn, table):
         for column_plan, value in zip(column_plans, row[offset:], strict=True):
             converted = column_plan.rule.convert(value)
@@ -138,36 +174,45 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
                                            escape_value(value), converted.reason, row_identity(table, row)))
         if progress is not None:
             progress(1)
-    typed = {p.source.name.lower(): (p.name, p.choice.pg_type) for p in column_plans}
-    checks = read_checks(table.sql, typed) if "CHECK" in table.sql.upper() else []
-    partial_indexes, partial_problems = [], []
-    for index in table.indexes:
-        if index.origin == "c" and index.partial and all(index.columns):
-            predicate = read_index_predicate(index.sql, typed)
-            if predicate.pg_sql:
-                partial_indexes.append((target_identifier(index.name, style),
-                                        tuple(column_names.get(c, c) for c in index.columns), index.unique,
-                                        predicate.pg_sql))
-            else:
-                partial_problems.append(f"index {index.name}: WHERE {predicate.source}: {predicate.problem}")
-    skipped += [f"CHECK ({c.source}): {c.problem}" for c in checks if c.problem]
+    scope = TableScope({p.source.name.lower(): (p.name, p.choice.pg_type) for p in column_plans},
+                       text_order_same=facts.text_order_same)
+    checks = read_checks(table.sql, scope) if "CHECK" in table.sql.upper() else []
+    generated_types = {c.name: (target_identifier(c.name, style), rule_for(c.declared).choose().pg_type)
+                       for c in table.columns if c.hidden in (2, 3)}
+    objects = plan_table_objects(table, names[table.name], scope,
+                                 {i.name: target_identifier(i.name, style) for i in table.indexes},
+                                 citext_columns, generated_types)
+    skipped += [(f"check {c.name}" if c.name else f"check ({c.source})", c.problem) for c in checks if c.problem]
     return TablePlan(
         source=table,
         name=names[table.name],
         columns=column_plans,
         checks=[c for c in checks if c.pg_sql],
-        notes=[f"CHECK ({c.source}): {c.note}" for c in checks if c.note],
+        notes=list(dict.fromkeys([f"CHECK ({c.source}): {c.note}" for c in checks if c.note] + objects.notes)),
         primary_key=tuple(column_names[c] for c in table.primary_key),
-        uniques=[tuple(column_names[c] for c in i.columns) for i in table.indexes if i.origin == "u"],
-        indexes=[(target_identifier(i.name, style), tuple(column_names.get(c, c) for c in i.columns), i.unique)
-                 for i in table.indexes if i.origin == "c" and not i.partial and all(i.columns)],
+        uniques=objects.uniques,
+        indexes=objects.indexes,
+        generated=objects.generated,
         foreign_keys=[_foreign_key(fk, names, style, every) for fk in table.foreign_keys],
         identity_next=identity_next,
-        partial_indexes=partial_indexes,
-        skipped=skipped + partial_problems + [
-            f"index {i.name}: expression indexes are translated by a later step of Migration II"
-            for i in table.indexes if i.origin == "c" and not all(i.columns)],
+        skipped=skipped + objects.problems,
     )
+
+
+def _collations(table: Table, column_plans: list[ColumnPlan], facts: _Facts) -> set[str]:
+    """NOCASE text columns become citext when the target has it; with --collation C every other text column
+    compares bytes like SQLite. Returns the (lowercase) names of the citext columns."""
+    nocase = {name for name, collation in column_collations(table.sql).items() if collation == "NOCASE"}
+    citext = set()
+    for column in column_plans:
+        base = column.choice.pg_type.split("(")[0]
+        if column.source.name.lower() in nocase and base == "text" and facts.citext:
+            column.choice = TypeChoice("citext", column.choice.reason + "; COLLATE NOCASE: citext compares ignoring "
+                                                 "case (every letter; SQLite folds ASCII only)")
+            citext.add(column.source.name.lower())
+        elif base in {"text", "varchar"} and facts.collation == "C":
+            column.collation = "C"
+    return citext
 
 
 def _dangling_foreign_keys(conn: sqlite3.Connection, planned: list[TablePlan], every: list[Table]) -> list[Reject]:
@@ -177,7 +222,8 @@ def _dangling_foreign_keys(conn: sqlite3.Connection, planned: list[TablePlan], e
         table = plan.source
         for fk, *_target in plan.foreign_keys:
             parent = by_name.get(fk.ref_table.lower())
-            for row, values in dangling_rows(conn, table, fk, parent):
+            nocase = frozenset(c.source.name.lower() for c in plan.columns if c.choice.pg_type == "citext")
+            for row, values in dangling_rows(conn, table, fk, parent, nocase):
                 shown = values[0] if len(values) == 1 else values
                 dangling.append(Reject(table.name, row_key(table, row), ",".join(fk.columns), escape_value(shown),
                                        f"dangling foreign key: no row in {fk.ref_table} has this key",
@@ -270,6 +316,25 @@ def _type_empty_foreign_key_columns(plan: MigrationPlan) -> None:
                                                     f"{ref_name}, which it references")
 
 
+def _follow_citext_parents(plan: MigrationPlan) -> None:
+    """SQLite matches a foreign key with the parent column's collation: a text column referencing a NOCASE
+    column that became citext becomes citext too, so the key can exist and matches as before."""
+    by_source = {t.source.name.lower(): t for t in plan.tables}
+    for table in plan.tables:
+        for fk, _ref, _cols, _ref_cols in table.foreign_keys:
+            parent = by_source.get(fk.ref_table.lower())
+            ref_names = fk.ref_columns or (parent.source.primary_key if parent else ())
+            if parent is None or len(ref_names) != len(fk.columns):
+                continue
+            for column_name, ref_name in zip(fk.columns, ref_names, strict=True):
+                column = next((c for c in table.columns if c.source.name.lower() == column_name.lower()), None)
+                ref = next((c for c in parent.columns if c.source.name.lower() == ref_name.lower()), None)
+                if column is not None and ref is not None and ref.choice.pg_type == "citext" and \
+                        column.choice.pg_type == "text":
+                    column.choice = TypeChoice("citext", column.choice.reason + f"; it references {fk.ref_table}."
+                                               f"{ref_name} (COLLATE NOCASE, citext), matched ignoring case")
+
+
 def _base_type(pg_type: str) -> str:
     return re.sub(r"\(.*\)", "", pg_type.removesuffix(" GENERATED BY DEFAULT AS IDENTITY")).strip()
 
@@ -290,8 +355,8 @@ def _drop_mismatched_foreign_keys(plan: MigrationPlan) -> None:
                 pairs = [(child_types.get(c), parent_types.get(r)) for c, r in zip(columns, ref_names, strict=True)]
             if any(a != b for a, b in pairs):
                 shown = ", ".join(f"{a} vs {b}" for a, b in pairs if a != b)
-                table.skipped.append(f"foreign key ({', '.join(columns)}) -> {ref_table}: the column types differ "
-                                     f"({shown}), so PostgreSQL cannot enforce it")
+                table.skipped.append((f"foreign key ({', '.join(columns)})", f"-> {ref_table}: the column types "
+                                      f"differ ({shown}), so PostgreSQL cannot enforce it"))
             else:
                 kept.append(entry)
         table.foreign_keys = kept
@@ -336,3 +401,33 @@ def _check_identifiers(what: str, names: dict[str, str]) -> None:
             raise MigrationError(f"{what} names {seen[target]!r} and {source!r} both become {target!r}",
                                  hint="use --identifiers preserve, or rename one of them")
         seen[target] = source
+
+
+def _apply_reviewed(plan: MigrationPlan, skip: list[str]) -> None:
+    """Move what migrate.toml's ``skip`` names out of the not-carried lists (they set exit code 3) into
+    ``plan.reviewed``. An entry naming nothing is a mistake, never ignored."""
+    wanted = {entry.strip() for entry in skip}
+    found = set()
+    for table in plan.tables:
+        kept = []
+        for what, why in table.skipped:
+            ident = f"{table.source.name} {what}"
+            if ident in wanted:
+                found.add(ident)
+                plan.reviewed.append(f"{ident}: {why}")
+            else:
+                kept.append((what, why))
+        table.skipped = kept
+    remaining = []
+    for kind, name, why in plan.skipped:
+        ident = f"{kind} {name}"
+        if ident in wanted:
+            found.add(ident)
+            plan.reviewed.append(f"{ident}: {why}")
+        else:
+            remaining.append((kind, name, why))
+    plan.skipped = remaining
+    unknown = sorted(wanted - found)
+    if unknown:
+        raise ConfigurationError(f"migrate.toml skip: {unknown[0]!r} names nothing that is not carried",
+                                 hint="use the names --dry-run prints after 'not carried:'")

@@ -9,12 +9,27 @@ from typing import Any, Literal
 
 from outgrow.migrate.checks import CheckPlan
 from outgrow.migrate.introspect import Column, ForeignKey, Table
+from outgrow.migrate.table_objects import GeneratedColumn, IndexPlan
 from outgrow.migrate.values import ColumnRule, TypeChoice
 
-__all__ = ["MAX_IDENTIFIER_BYTES", "ColumnPlan", "IdentifierStyle", "MigrationPlan", "Reject", "TablePlan"]
+__all__ = ["MAX_IDENTIFIER_BYTES", "ColumnPlan", "IdentifierStyle", "MigrationPlan", "Reject", "TablePlan",
+           "TargetFacts"]
 
 IdentifierStyle = Literal["fold", "preserve", "snake"]
 MAX_IDENTIFIER_BYTES = 63
+
+
+@dataclass(frozen=True)
+class TargetFacts:
+    """What the plan needs to know about the target server (read by :func:`outgrow.migrate.preflight.target_facts`)."""
+
+    server_version: int = 180000
+    citext: bool = False  # the citext extension is installed or can be
+    collation: str = ""  # the database's LC_COLLATE
+
+    @property
+    def orders_like_sqlite(self) -> bool:
+        return self.collation in {"C", "POSIX"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,7 @@ class ColumnPlan:
     identity: bool = False
     rejected: int = 0
     default: str | None = None  # PostgreSQL DEFAULT expression
+    collation: str | None = None  # COLLATE for a text column ("C": SQLite's byte order)
 
     @property
     def not_null(self) -> bool:
@@ -55,13 +71,17 @@ class TablePlan:
     columns: list[ColumnPlan]
     primary_key: tuple[str, ...]
     uniques: list[tuple[str, ...]]
-    indexes: list[tuple[str, tuple[str, ...], bool]]  # (name, columns, unique)
+    indexes: list[IndexPlan]
     foreign_keys: list[tuple[ForeignKey, str, tuple[str, ...], tuple[str, ...]]]  # (fk, table, cols, ref cols)
     identity_next: int | None = None
-    partial_indexes: list[tuple[str, tuple[str, ...], bool, str]] = field(default_factory=list)  # + WHERE
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (object, why it is not carried)
     checks: list[CheckPlan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # translated, with a remark worth reading
+    generated: list[GeneratedColumn] = field(default_factory=list)
+
+    @property
+    def not_carried(self) -> list[str]:
+        return [f"{what}: {why}" for what, why in self.skipped]
 
     @property
     def rejected(self) -> int:
@@ -76,11 +96,13 @@ class MigrationPlan:
     source: Path
     schema: str
     tables: list[TablePlan]
-    skipped: list[tuple[str, str, str]]
+    skipped: list[tuple[str, str, str]]  # (kind, name, why): views, triggers, virtual tables
     rejects: list[Reject] = field(default_factory=list)
     rejected: int = 0
     dangling: list[Reject] = field(default_factory=list)  # rows whose foreign key points at no row
     journal_mode: str = "wal"
+    reviewed: list[str] = field(default_factory=list)  # not carried, and listed under `skip` in migrate.toml
+    notes: list[str] = field(default_factory=list)  # about the whole database
 
     @property
     def snapshot_cost(self) -> str:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import psycopg
 
-__all__ = ["MIN_SERVER_VERSION", "PreflightCheck", "preflight"]
+from outgrow.migrate.plan_model import TargetFacts
+
+__all__ = ["MIN_SERVER_VERSION", "PreflightCheck", "preflight", "target_facts"]
 
 MIN_SERVER_VERSION = 140000
 # PostgreSQL's heap, TOAST and index pages take more room than SQLite's for the same rows: the demo database
@@ -54,3 +56,14 @@ def _free_disk(data_directory: str | None, source: Path) -> PreflightCheck:
     free = shutil.disk_usage(data_directory).free
     return PreflightCheck("free disk", free >= needed, f"{free / 2**30:.1f} GiB free, about {needed / 2**30:.2f} GiB "
                           "needed", "free space on the server's disk, or migrate fewer tables (--config exclude)")
+
+
+def target_facts(conninfo: str) -> TargetFacts:
+    """What the plan adapts to: the server version, whether citext can be used, the database's collation."""
+    with psycopg.connect(conninfo, connect_timeout=10) as pg:
+        row = pg.execute(
+            "SELECT current_setting('server_version_num')::int, "
+            "EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'citext'), "
+            "(SELECT datcollate FROM pg_database WHERE datname = current_database())").fetchone()
+    assert row is not None
+    return TargetFacts(server_version=int(row[0]), citext=bool(row[1]), collation=str(row[2]))

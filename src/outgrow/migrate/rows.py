@@ -63,9 +63,10 @@ def row_identity(table: Table, row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple((name, type(value).__name__, value) for name, value in _key_values(table, row))
 
 
-def dangling_rows(conn: sqlite3.Connection, table: Table, fk: ForeignKey, parent: Table | None
-                  ) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...]]]:
-    """Rows of ``table`` whose foreign key ``fk`` names no row of ``parent``: (row, foreign key values)."""
+def dangling_rows(conn: sqlite3.Connection, table: Table, fk: ForeignKey, parent: Table | None,
+                  nocase: frozenset[str] = frozenset()) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """Rows of ``table`` whose foreign key ``fk`` names no row of ``parent``: (row, foreign key values).
+    ``nocase``: the foreign key's columns that PostgreSQL compares ignoring case (citext)."""
     rowid = rowid_name(table)
     selected = ([rowid] if rowid else []) + [quote(c.name) for c in carried_columns(table)]
     fk_values = [f"c.{quote(c)}" for c in fk.columns]
@@ -78,7 +79,8 @@ def dangling_rows(conn: sqlite3.Connection, table: Table, fk: ForeignKey, parent
         # BINARY and the same storage class: PostgreSQL compares text case-sensitively and never matches 1 to '1',
         # where SQLite's NOCASE collation or type affinity would.
         match = " AND ".join(
-            f"p.{quote(r)} = c.{quote(f)} COLLATE BINARY AND typeof(p.{quote(r)}) = typeof(c.{quote(f)})"
+            f"p.{quote(r)} = c.{quote(f)} COLLATE {'NOCASE' if f.lower() in nocase else 'BINARY'} "
+            f"AND typeof(p.{quote(r)}) = typeof(c.{quote(f)})"
             for r, f in zip(ref_columns, fk.columns, strict=True))
         missing = (f"SELECT {', '.join('c.' + s for s in selected)}, {', '.join(fk_values)} "
                    f"FROM {quote(table.name)} AS c WHERE {not_null} AND NOT EXISTS "

@@ -18,8 +18,8 @@ from outgrow.migrate.checksum import pg_checksum, pg_expression, python_text, ro
 from outgrow.migrate.config import MigrationConfig
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.load import LoadOptions, OnError, TableReport, load_plan
-from outgrow.migrate.plan import IdentifierStyle, MigrationPlan, TablePlan, build_plan
-from outgrow.migrate.preflight import PreflightCheck, preflight
+from outgrow.migrate.plan import IdentifierStyle, MigrationPlan, TablePlan, TargetFacts, build_plan
+from outgrow.migrate.preflight import PreflightCheck, preflight, target_facts
 from outgrow.migrate.rows import iter_rows, key_offset, row_identity
 from outgrow.migrate.values import Rejection
 from outgrow.settings import Settings
@@ -63,14 +63,17 @@ class MigrationReport:
                                  "rejected": c.rejected} for c in t.columns],
                     "primary_key": list(t.primary_key),
                     "unique": [list(u) for u in t.uniques],
-                    "indexes": [{"name": n, "columns": list(cols), "unique": u} for n, cols, u in t.indexes],
+                    "indexes": [{"name": i.name, "keys": list(i.keys), "unique": i.unique, "where": i.where,
+                                 "method": i.method} for i in t.indexes],
+                    "generated": [{"name": g.name, "pg_type": g.pg_type, "sqlite": g.source,
+                                   "postgresql": g.expression} for g in t.generated],
                     "foreign_keys": [{"columns": list(cols), "references": ref, "ref_columns": list(rc),
                                       "on_update": fk.on_update, "on_delete": fk.on_delete}
                                      for fk, ref, cols, rc in t.foreign_keys],
                     "identity_next": t.identity_next,
                     "checks": [{"sqlite": c.source, "postgresql": c.pg_sql, "name": c.name} for c in t.checks],
                     "notes": t.notes,
-                    "not_carried": t.skipped,
+                    "not_carried": t.not_carried,
                     "loaded_rows": results[t.source.name].rows if t.source.name in results else None,
                     "rejected_rows": results[t.source.name].rejected_rows if t.source.name in results else None,
                     "verified": results[t.source.name].verified if t.source.name in results else None,
@@ -79,6 +82,8 @@ class MigrationReport:
                 for t in self.plan.tables
             ],
             "not_carried": [{"kind": k, "name": n, "reason": r} for k, n, r in self.plan.skipped],
+            "reviewed": self.plan.reviewed,
+            "notes": self.plan.notes,
             "rejected_values": self.rejected,
             "rejects": [r.to_dict() for r in (self.plan.rejects + self.plan.dangling)[:1000]],
         }
@@ -127,6 +132,8 @@ def migrate(
     fk_not_valid: bool = False,
     owner: str | None = None,
     grant_to: list[str] | None = None,
+    collation: str | None = None,
+    nocase: str = "auto",
     config: MigrationConfig | None = None,
     progress: Callable[[int], None] | None = None,
     fault: Callable[[str], None] | None = None,
@@ -142,11 +149,10 @@ def migrate(
     conninfo, masked = _conninfo(target_url)
     try:
         checks = preflight(conninfo, source)
+        facts = target_facts(conninfo)
     except psycopg.Error as exc:
         raise _connect_error(exc, conninfo) from None
-    plan = build_plan(source, schema=schema or config.schema_ or "public", identifiers=identifiers,
-                      include=set(config.include) if config.include is not None else None,
-                      exclude=set(config.exclude), type_overrides=config.types, progress=progress)
+    plan = _plan(source, config, schema, identifiers, facts, collation, nocase, progress)
     if not data_only:
         checks.append(_existing_tables(conninfo, plan, replace))
     report = MigrationReport(plan=plan, target=masked, preflight=checks, dry_run=dry_run, fk_not_valid=fk_not_valid)
@@ -178,6 +184,16 @@ def migrate(
     return report
 
 
+def _plan(source: Path, config: MigrationConfig, schema: str | None, identifiers: IdentifierStyle,
+          facts: TargetFacts, collation: str | None, nocase: str,
+          progress: Callable[[int], None] | None) -> MigrationPlan:
+    return build_plan(source, schema=schema or config.schema_ or "public", identifiers=identifiers,
+                      include=set(config.include) if config.include is not None else None,
+                      exclude=set(config.exclude), type_overrides=config.types, target=facts,
+                      collation=collation or config.collation, nocase=nocase, skip=config.skip,
+                      progress=progress)
+
+
 def _existing_tables(conninfo: str, plan: MigrationPlan, replace: bool) -> PreflightCheck:
     with psycopg.connect(conninfo) as pg:
         existing = {row[0] for row in pg.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s",
@@ -190,17 +206,19 @@ def _existing_tables(conninfo: str, plan: MigrationPlan, replace: bool) -> Prefl
 
 
 def verify(source: Path, target_url: str | None = None, *, schema: str | None = None,
-           identifiers: IdentifierStyle = "fold", fk_not_valid: bool = False,
-           config: MigrationConfig | None = None) -> list[TableReport]:
+           identifiers: IdentifierStyle = "fold", fk_not_valid: bool = False, collation: str | None = None,
+           nocase: str = "auto", config: MigrationConfig | None = None) -> list[TableReport]:
     """Compare row counts and content checksums of every table; raise VerificationFailed naming the first
     differing key when they differ. Rows a migration leaves out (a value that cannot be carried, or a
     dangling foreign key unless ``fk_not_valid``) are left out here too."""
     conninfo, _ = _conninfo(target_url)
     config = config or MigrationConfig()
     schema = schema or config.schema_ or "public"
-    plan = build_plan(source, schema=schema, identifiers=identifiers,
-                      include=set(config.include) if config.include is not None else None,
-                      exclude=set(config.exclude), type_overrides=config.types)
+    try:
+        facts = target_facts(conninfo)
+    except psycopg.Error as exc:
+        raise _connect_error(exc, conninfo) from None
+    plan = _plan(source, config, schema, identifiers, facts, collation, nocase, None)
     left_out = {r.row for r in plan.rejects + ([] if fk_not_valid else plan.dangling)}
     reports = []
     conn = open_source(source)

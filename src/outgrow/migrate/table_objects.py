@@ -1,0 +1,193 @@
+"""A table's indexes (partial, expression, DESC, NOCASE), unique constraints and generated columns, translated
+by the rules of :mod:`outgrow.migrate.expressions` or reported.
+
+COLLATE NOCASE: SQLite compares such a column ignoring ASCII case. With citext (an extension the target has),
+the column becomes citext and its equality and uniqueness ignore case as before; without it, the column stays
+text and each unique constraint or index on it becomes one on ``lower(column)``, so uniqueness is kept but a
+query's ``=`` becomes case-sensitive (the plan says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+
+from outgrow.migrate.expressions import TableScope, translate
+from outgrow.migrate.introspect import Index, Table
+
+__all__ = ["GeneratedColumn", "IndexPlan", "TableObjects", "column_collations", "plan_table_objects"]
+
+
+@dataclass(frozen=True)
+class IndexPlan:
+    name: str
+    keys: tuple[str, ...]  # PostgreSQL SQL of each key part, identifiers quoted
+    unique: bool
+    where: str | None = None
+    method: str = "btree"
+
+    def describe(self) -> str:
+        return (f"{'unique ' if self.unique else ''}index {self.name} ({', '.join(self.keys)})"
+                + (f" WHERE {self.where}" if self.where else "") + (f" USING {self.method}"
+                                                                   if self.method != "btree" else ""))
+
+
+@dataclass(frozen=True)
+class GeneratedColumn:
+    name: str
+    pg_type: str
+    expression: str  # PostgreSQL SQL
+    source: str  # SQLite SQL
+
+
+@dataclass
+class TableObjects:
+    uniques: list[tuple[str, ...]] = field(default_factory=list)  # ALTER TABLE ADD UNIQUE (plain columns)
+    indexes: list[IndexPlan] = field(default_factory=list)
+    generated: list[GeneratedColumn] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (object id, why not carried)
+    notes: list[str] = field(default_factory=list)
+
+
+def column_collations(create_sql: str) -> dict[str, str]:
+    """Each column's declared COLLATE (lowercase column name -> NOCASE/RTRIM/BINARY)."""
+    try:
+        tree = sqlglot.parse_one(create_sql, read="sqlite")
+    except sqlglot.errors.ParseError:
+        return {}
+    found = {}
+    for column in tree.find_all(exp.ColumnDef):
+        for constraint in column.constraints:
+            if isinstance(constraint.kind, exp.CollateColumnConstraint):
+                found[column.name.lower()] = constraint.kind.this.name.upper()
+    return found
+
+
+def plan_table_objects(table: Table, target_name: str, scope: TableScope, index_names: dict[str, str],
+                       citext_columns: set[str], generated_types: dict[str, tuple[str, str]]) -> TableObjects:
+    """``index_names`` maps SQLite index names to PostgreSQL ones; ``citext_columns`` are the (lowercase SQLite)
+    NOCASE columns that became citext; ``generated_types`` the PostgreSQL (name, type) of each generated column."""
+    objects = TableObjects()
+    collations = column_collations(table.sql)
+    keys = _KeyRules(scope, collations, citext_columns, objects.notes)
+    for index in table.indexes:
+        if index.origin == "pk":
+            if any(collations.get(c.lower()) == "NOCASE" and c.lower() not in citext_columns for c in index.columns):
+                # The primary key stays as declared (case-sensitive); this index keeps SQLite's NOCASE uniqueness.
+                objects.indexes.append(IndexPlan(_bounded(f"{target_name}_nocase_pkey"),
+                                                 tuple(keys.column(c, None) for c in index.columns), True))
+            continue
+        try:
+            if index.origin == "u":
+                parts = tuple(keys.column(c, None) for c in index.columns)
+                if all(p.startswith('"') for p in parts):
+                    objects.uniques.append(tuple(scope.columns[c.lower()][0] for c in index.columns))
+                else:
+                    objects.indexes.append(IndexPlan(_bounded(f"{target_name}_{'_'.join(index.columns)}_key"),
+                                                     parts, True))
+            else:
+                objects.indexes.append(_created_index(index, index_names[index.name], scope, keys))
+        except _NotCarried as exc:
+            objects.problems.append((f"index {index.name}", str(exc)))
+    for column in table.columns:
+        if column.hidden in (2, 3):
+            _generated(table, column.name, *generated_types[column.name], scope, objects)
+    return objects
+
+
+class _NotCarried(Exception):
+    pass
+
+
+@dataclass
+class _KeyRules:
+    scope: TableScope
+    collations: dict[str, str]
+    citext: set[str]
+    notes: list[str]
+
+    def column(self, name: str, collation: str | None) -> str:
+        """One plain column as an index key, its collation kept."""
+        if name.lower() not in self.scope.columns:
+            raise _NotCarried(f"names the column {name!r}, which is not carried")
+        quoted = '"' + self.scope.columns[name.lower()][0].replace('"', '""') + '"'
+        collation = (collation or self.collations.get(name.lower()) or "BINARY").upper()
+        if collation == "NOCASE":
+            if name.lower() in self.citext:
+                return quoted
+            self.notes.append(f"NOCASE on {name}: indexed as lower({name}); PostgreSQL's = on the column is "
+                              "case-sensitive, compare lower() in queries")
+            return f"lower({quoted})"
+        if collation == "BINARY":
+            return f"({quoted}::text)" if name.lower() in self.citext else quoted
+        raise _NotCarried(f"COLLATE {collation} has no PostgreSQL equivalent")
+
+    def expression(self, node: exp.Expression) -> str:
+        collation = None
+        if isinstance(node, exp.Collate):
+            collation, node = node.expression.name, node.this
+        if isinstance(node, exp.Column) and not node.table:
+            return self.column(node.name, collation)
+        if collation is not None and collation.upper() != "BINARY":
+            raise _NotCarried(f"COLLATE {collation} on an expression")
+        translated = translate(node, self.scope)
+        if translated.pg_sql is None:
+            raise _NotCarried(f"{translated.source}: {translated.problem}")
+        self.notes.extend(translated.notes)
+        return f"({translated.pg_sql})"
+
+
+def _created_index(index: Index, name: str, scope: TableScope, keys: _KeyRules) -> IndexPlan:
+    try:
+        tree = sqlglot.parse_one(index.sql, read="sqlite")
+    except sqlglot.errors.ParseError as exc:
+        raise _NotCarried(f"the CREATE INDEX could not be parsed ({exc})") from None
+    params = tree.this.args.get("params") if isinstance(tree.this, exp.Index) else None
+    ordered = params.args.get("columns") if params is not None else None
+    if not ordered:
+        raise _NotCarried("the CREATE INDEX could not be read")
+    parts = []
+    for part in ordered:
+        node, desc = (part.this, bool(part.args.get("desc"))) if isinstance(part, exp.Ordered) else (part, False)
+        parts.append(keys.expression(node) + (" DESC" if desc else ""))
+    where = None
+    if index.partial:
+        clause = tree.find(exp.Where)
+        if clause is None:
+            raise _NotCarried("no WHERE found in a partial index")
+        translated = translate(clause.this, scope)
+        if translated.pg_sql is None:
+            raise _NotCarried(f"WHERE {translated.source}: {translated.problem}")
+        keys.notes.extend(translated.notes)
+        where = translated.pg_sql
+    return IndexPlan(name, tuple(parts), index.unique, where)
+
+
+def _generated(table: Table, name: str, target: str, pg_type: str, scope: TableScope, objects: TableObjects) -> None:
+    try:
+        tree = sqlglot.parse_one(table.sql, read="sqlite")
+    except sqlglot.errors.ParseError as exc:
+        objects.problems.append((f"column {name}", f"the CREATE TABLE could not be parsed ({exc})"))
+        return
+    definition = next((c for c in tree.find_all(exp.ColumnDef) if c.name == name), None)
+    computed = next((k.kind for k in definition.constraints if isinstance(k.kind, exp.ComputedColumnConstraint)),
+                    None) if definition is not None else None
+    if computed is None:
+        objects.problems.append((f"column {name}", "its generation expression could not be read"))
+        return
+    translated = translate(computed.this.unnest(), scope)
+    if translated.pg_sql is None:
+        problem = translated.problem or ""
+        if "unknown column" in problem:
+            problem += " (a generated column: PostgreSQL cannot compute one from another)"
+        objects.problems.append((f"column {name}", f"generated AS ({translated.source}): {problem}"))
+        return
+    objects.notes.extend(translated.notes)
+    objects.generated.append(GeneratedColumn(target, pg_type, translated.pg_sql, translated.source))
+
+
+def _bounded(name: str) -> str:
+    """PostgreSQL keeps 63 bytes of a name."""
+    return name.encode("utf-8")[:63].decode("utf-8", "ignore")

@@ -145,6 +145,13 @@ def _render(report: MigrationReport) -> None:
                    for what, why in table.skipped]
         for line in extras:
             console.print(f"  {line}")
+    for planned in plan.objects:
+        console.print(f"{planned.kind} {escape(planned.name)} -> {escape(plan.schema)}.{escape(planned.target)}")
+        if report.dry_run:
+            for statement in planned.statements:
+                console.print(f"  {escape(statement)}", highlight=False)
+        for note in planned.notes:
+            console.print(f"  note: {escape(note)}")
     for kind, name, reason in plan.skipped:
         console.print(f"[yellow]not carried:[/] {kind} {escape(name)}: {escape(reason)}")
     for line in plan.reviewed:

@@ -17,7 +17,7 @@ from contextlib import closing
 import sqlglot
 from sqlglot import exp
 
-from outgrow.migrate.expressions import TableScope, translate
+from outgrow.migrate.expressions import TableScope, clock_sql, translate
 from outgrow.migrate.values_core import ColumnRule, Rejection
 
 __all__ = ["translate_default"]
@@ -32,7 +32,6 @@ _CLOCK = {
     "current_date": "date", "date('now')": "date",
     "current_time": "time", "time('now')": "time",
 }
-_CLOCK_TEXT = {"timestamp": "YYYY-MM-DD HH24:MI:SS", "date": "YYYY-MM-DD", "time": "HH24:MI:SS"}
 # strftime(format, 'now'): SQLite's format letters and PostgreSQL's to_char spelling of each.
 _STRFTIME = re.compile(r"^strftime\('((?:[^']|'')*)',\s*'now'\)$", re.IGNORECASE)
 _STRFTIME_LETTERS = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS", "%f": "SS.MS",
@@ -129,13 +128,7 @@ def _to_char_pattern(fmt: str) -> str | None:
 
 
 def _clock_default(clock: str, pg_type: str, default_sql: str) -> tuple[str | None, str | None]:
-    base = pg_type.split("(")[0]
-    if base == "timestamp" and clock == "timestamp":
-        return f"date_trunc('second', {_UTC_NOW})", None
-    if base == "timestamptz" and clock == "timestamp":
-        return "date_trunc('second', now())", None
-    if base == "date" and clock == "date":
-        return f"({_UTC_NOW})::date", None
-    if base in {"text", "varchar"}:
-        return f"to_char({_UTC_NOW}, '{_CLOCK_TEXT[clock]}')", None
-    return None, f"DEFAULT {default_sql} in a {pg_type} column: the clock's text would not read back the same"
+    rendered = clock_sql(clock, pg_type)
+    if rendered is None:
+        return None, f"DEFAULT {default_sql} in a {pg_type} column: the clock's text would not read back the same"
+    return rendered, None

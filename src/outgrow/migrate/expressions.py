@@ -22,7 +22,28 @@ from typing import Protocol
 
 from sqlglot import exp
 
-__all__ = ["ColumnRef", "Scope", "TableScope", "Translated", "Untranslatable", "glob_to_regex", "translate"]
+__all__ = ["ColumnRef", "Scope", "TableScope", "Translated", "Untranslatable", "clock_sql", "glob_to_regex",
+           "translate"]
+
+_UTC_NOW = "(now() AT TIME ZONE 'UTC')"
+_CLOCK_TEXT = {"timestamp": "YYYY-MM-DD HH24:MI:SS", "date": "YYYY-MM-DD", "time": "HH24:MI:SS"}
+_CLOCK_CALLS = {"datetime": "timestamp", "date": "date", "time": "time"}
+
+
+def clock_sql(clock: str, pg_type: str | None) -> str | None:
+    """SQLite's clock (UTC, whole seconds; ``clock`` is timestamp, date or time) as PostgreSQL computes it for a
+    value of ``pg_type``: the same instant for timestamp/date columns, the same text for text ones (and when the
+    type is not known). None when the column could not hold SQLite's text."""
+    base = (pg_type or "text").split("(")[0]
+    if base == "timestamp" and clock == "timestamp":
+        return f"date_trunc('second', {_UTC_NOW})"
+    if base == "timestamptz" and clock == "timestamp":
+        return "date_trunc('second', now())"
+    if base == "date" and clock == "date":
+        return f"({_UTC_NOW})::date"
+    if base in {"text", "varchar", "citext"}:
+        return f"to_char({_UTC_NOW}, '{_CLOCK_TEXT[clock]}')"
+    return None
 
 _TEXT = {"text", "varchar", "citext"}
 _NUMERIC = {"bigint", "integer", "smallint", "double precision", "real", "numeric"}
@@ -36,7 +57,7 @@ _SAME = (
     exp.NullSafeEQ, exp.NullSafeNEQ, exp.Count, exp.Sum, exp.Min, exp.Max, exp.Distinct, exp.Alias,
     exp.Length, exp.Glob, exp.Like, exp.Typeof, exp.Substring, exp.JSONExtractScalar, exp.JSONPath, exp.JSONPathRoot,
     exp.JSONPathKey, exp.JSONPathSubscript, exp.DPipe, exp.Trim, exp.CurrentTimestamp, exp.CurrentDate,
-    exp.CurrentTime, exp.Exists, exp.Collate,
+    exp.CurrentTime, exp.Exists, exp.Collate, exp.Var,
 )
 _ORDERING = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
 
@@ -52,6 +73,7 @@ class ColumnRef:
     name: str
     pg_type: str | None
     qualifier: str | None = None
+    qualifier_quoted: bool = True  # False for an alias or NEW/OLD, which PostgreSQL folds like the query does
 
 
 class Scope(Protocol):
@@ -124,11 +146,14 @@ class _Rewrite:
         for child in node.walk():
             if isinstance(child, exp.Select | exp.From | exp.Join | exp.Where | exp.Group | exp.Having | exp.Order
                           | exp.Ordered | exp.Limit | exp.Offset | exp.Table | exp.TableAlias | exp.Subquery
-                          | exp.Union | exp.Intersect | exp.Except | exp.Avg | exp.GroupConcat | exp.Window):
-                continue  # clauses of a query (views): their expressions are checked as they are walked
+                          | exp.Union | exp.Intersect | exp.Except | exp.Avg | exp.GroupConcat | exp.Insert
+                          | exp.Update | exp.Delete | exp.Values | exp.Schema):
+                continue  # clauses of a statement (views, triggers): their expressions are checked as walked
+            if _clock_kind(child) is not None:
+                continue
             if not isinstance(child, _SAME):
                 raise Untranslatable(f"{_construct(child)} has no translation with the same meaning")
-            if isinstance(child, exp.Column):
+            if isinstance(child, exp.Column) and not isinstance(child.this, exp.Star):
                 self.scope.column(child)
             elif isinstance(child, _ORDERING) and not self.scope.text_order_same and self._orders_text(child):
                 raise Untranslatable("orders text: SQLite compares bytes, PostgreSQL the locale (--collation C "
@@ -164,9 +189,15 @@ class _Rewrite:
         return ruled.transform(self._rename)
 
     def _rename(self, node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
+        if isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
+            if node.table:  # t.*: only the qualifier is a name
+                ref = self.scope.column(exp.column("*", table=node.table))
+                node.set("table", exp.to_identifier(ref.qualifier, quoted=ref.qualifier_quoted))
+            return node
+        if isinstance(node, exp.Column):
             ref = self.scope.column(node)
-            return exp.column(ref.name, table=ref.qualifier, quoted=True)
+            qualifier = exp.to_identifier(ref.qualifier, quoted=ref.qualifier_quoted) if ref.qualifier else None
+            return exp.Column(this=exp.to_identifier(ref.name, quoted=True), table=qualifier)
         if isinstance(node, exp.Table):
             return self.scope.table(node)
         return node
@@ -174,7 +205,11 @@ class _Rewrite:
     def _rewrite_one(self, node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.EQ | exp.NEQ):
             self._boolean_literal(node)
+            self._typed_clock(node)
             return self._typeof(node) or node
+        clock = _clock_kind(node)
+        if clock is not None:
+            return exp.Var(this=clock_sql(clock, None))
         if isinstance(node, exp.Is) and not isinstance(node.expression, exp.Null | exp.Boolean):
             return exp.NullSafeEQ(this=node.this, expression=node.expression)
         if isinstance(node, exp.Glob):
@@ -206,6 +241,17 @@ class _Rewrite:
         if isinstance(node, exp.Lower | exp.Upper):
             self.notes.append("lower/upper: SQLite folds ASCII letters only, PostgreSQL every letter")
         return node
+
+    def _typed_clock(self, node: exp.Expression) -> None:
+        """``updated_at = CURRENT_TIMESTAMP`` (a comparison, or an UPDATE's SET): the clock in the column's type."""
+        for column, other in ((node.this, node.expression), (node.expression, node.this)):
+            clock = _clock_kind(other)
+            if clock is not None and isinstance(column, exp.Column):
+                rendered = clock_sql(clock, self.type_of(column))
+                if rendered is None:
+                    raise Untranslatable(f"the clock in a {self.type_of(column)} column")
+                other.replace(exp.Var(this=rendered))
+                return
 
     def _boolean_literal(self, node: exp.Expression) -> None:
         """``flag = 1`` on a column PostgreSQL holds as boolean: compare with true."""
@@ -266,6 +312,22 @@ def translate(expression: exp.Expression, scope: Scope) -> Translated:
     except Untranslatable as exc:
         return Translated(source, None, str(exc))
     return Translated(source, pg.sql(dialect="postgres"), None, tuple(dict.fromkeys(rewrite.notes)))
+
+
+def _clock_kind(node: exp.Expr) -> str | None:
+    """timestamp/date/time for SQLite's spellings of "now", else None."""
+    if isinstance(node, exp.CurrentTimestamp):
+        return "timestamp"
+    if isinstance(node, exp.CurrentDate):
+        return "date"
+    if isinstance(node, exp.CurrentTime):
+        return "time"
+    if isinstance(node, exp.Anonymous | exp.Date) and len(node.expressions or [node.this]) == 1:
+        argument = (node.expressions or [node.this])[0]
+        name = node.name.lower() if isinstance(node, exp.Anonymous) else "date"
+        if name in _CLOCK_CALLS and isinstance(argument, exp.Literal) and argument.this.lower() == "now":
+            return _CLOCK_CALLS[name]
+    return None
 
 
 def _construct(node: exp.Expr) -> str:

@@ -84,7 +84,9 @@ class Table:
 class SourceSchema:
     path: Path
     tables: list[Table]
-    skipped: list[tuple[str, str, str]]  # (kind, name, reason): views, triggers, virtual tables...
+    skipped: list[tuple[str, str, str]]  # (kind, name, reason): virtual tables...
+    views: list[tuple[str, str]] = field(default_factory=list)  # (name, CREATE VIEW), in creation order
+    triggers: list[tuple[str, str]] = field(default_factory=list)  # (name, CREATE TRIGGER), in creation order
 
 
 def open_source(path: Path) -> sqlite3.Connection:
@@ -127,9 +129,12 @@ def read_schema(conn: sqlite3.Connection, path: Path) -> SourceSchema:
         )
         table.row_count = conn.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0]
         tables.append(table)
-    for kind, name in conn.execute("SELECT type, name FROM sqlite_schema WHERE type IN ('view', 'trigger')"):
-        skipped.append((kind, name, f"{kind}s are translated by Migration II"))
-    return SourceSchema(path=path, tables=tables, skipped=skipped)
+    # rowid order is creation order: a view comes after the views it reads.
+    objects = conn.execute("SELECT type, name, coalesce(sql, '') FROM sqlite_schema "
+                           "WHERE type IN ('view', 'trigger') ORDER BY rowid").fetchall()
+    return SourceSchema(path=path, tables=tables, skipped=skipped,
+                        views=[(n, q) for kind, n, q in objects if kind == "view"],
+                        triggers=[(n, q) for kind, n, q in objects if kind == "trigger"])
 
 
 def quote(identifier: str) -> str:

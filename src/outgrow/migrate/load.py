@@ -127,6 +127,11 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
         _phase(options, "swap")
         if not options.data_only:
             _swap(pg, plan, options, staging)
+            _phase(options, "views and triggers")
+            for planned in plan.objects:
+                for created in planned.statements:
+                    # built from parsed, whitelisted trees with every name quoted (outgrow.migrate.views/triggers)
+                    pg.execute(created.encode())
         _grant(pg, plan, options)
         for user_sql in options.after:
             _user_sql(pg, user_sql)
@@ -292,6 +297,12 @@ def _grant(pg: psycopg.Connection[Any], plan: MigrationPlan, options: LoadOption
         for role, privileges in {**dict.fromkeys(options.grant_to, APP_PRIVILEGES), **options.grants}.items():
             # privileges were checked against the table-privilege keywords when the config was read
             pg.execute(sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privileges.upper()), name, sql.Identifier(role)))
+    if options.data_only:
+        return
+    views = [sql.Identifier(plan.schema, o.target) for o in plan.objects if o.kind == "view"]
+    for view in views:
+        for role in [*options.grant_to, *options.grants]:
+            pg.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(view, sql.Identifier(role)))
 
 
 def _swap(pg: psycopg.Connection[Any], plan: MigrationPlan, options: LoadOptions, staging: str) -> None:
@@ -304,6 +315,10 @@ def _swap(pg: psycopg.Connection[Any], plan: MigrationPlan, options: LoadOptions
         raise MigrationError(f"the target schema {plan.schema!r} already has {', '.join(clashes)}",
                              hint="pass --replace to replace them (in the same transaction), or choose another schema")
     if clashes:
+        # The views and trigger functions this run creates, left by an earlier run, would block the drop.
+        for planned in reversed(plan.objects):
+            if planned.drop:
+                pg.execute(planned.drop.encode())
         # No CASCADE: a view or foreign key of the user's that depends on a replaced table stops the run,
         # rather than disappearing with it.
         pg.execute(sql.SQL("DROP TABLE {}").format(

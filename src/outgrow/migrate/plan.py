@@ -26,6 +26,7 @@ from outgrow.migrate.plan_model import (
     TargetFacts,
 )
 from outgrow.migrate.rows import carried_columns, dangling_rows, iter_rows, key_offset, row_identity, row_key
+from outgrow.migrate.schema_objects import plan_schema_objects
 from outgrow.migrate.table_objects import column_collations, plan_table_objects
 from outgrow.migrate.values import INT64_MAX, Rejection, TypeChoice, UntypedRule, escape_value, rule_for
 
@@ -112,6 +113,8 @@ def build_plan(
                               "SQLite's order")
         _type_empty_foreign_key_columns(plan)
         _follow_citext_parents(plan)
+        plan_schema_objects(plan, source.views, source.triggers, lambda n: target_identifier(n, identifiers),
+                            target.server_version, facts.text_order_same)
         _drop_mismatched_foreign_keys(plan)
         # Only the foreign keys that will exist in PostgreSQL decide which rows dangle.
         plan.dangling = _dangling_foreign_keys(conn, plan.tables, source.tables)

@@ -12,8 +12,8 @@ from outgrow.migrate.introspect import Column, ForeignKey, Table
 from outgrow.migrate.table_objects import GeneratedColumn, IndexPlan
 from outgrow.migrate.values import ColumnRule, TypeChoice
 
-__all__ = ["MAX_IDENTIFIER_BYTES", "ColumnPlan", "IdentifierStyle", "MigrationPlan", "Reject", "TablePlan",
-           "TargetFacts"]
+__all__ = ["MAX_IDENTIFIER_BYTES", "ColumnPlan", "IdentifierStyle", "MigrationPlan", "ObjectPlan", "Reject",
+           "TablePlan", "TargetFacts"]
 
 IdentifierStyle = Literal["fold", "preserve", "snake"]
 MAX_IDENTIFIER_BYTES = 63
@@ -30,6 +30,19 @@ class TargetFacts:
     @property
     def orders_like_sqlite(self) -> bool:
         return self.collation in {"C", "POSIX"}
+
+
+@dataclass(frozen=True)
+class ObjectPlan:
+    """A view, trigger or full-text index: created in the target schema after the tables are there."""
+
+    kind: str  # as reported: "view", "trigger", "full-text search"
+    name: str
+    target: str  # its PostgreSQL name
+    source: str  # the SQLite SQL
+    statements: tuple[str, ...]  # PostgreSQL DDL, every name quoted, run in order
+    notes: tuple[str, ...] = ()
+    drop: str | None = None  # what --replace drops first (a view of an earlier run blocks dropping its tables)
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,7 @@ class MigrationPlan:
     rejected: int = 0
     dangling: list[Reject] = field(default_factory=list)  # rows whose foreign key points at no row
     journal_mode: str = "wal"
+    objects: list[ObjectPlan] = field(default_factory=list)  # views, triggers, full-text indexes, in order
     reviewed: list[str] = field(default_factory=list)  # not carried, and listed under `skip` in migrate.toml
     notes: list[str] = field(default_factory=list)  # about the whole database
 

@@ -82,6 +82,8 @@ class MigrationReport:
                 for t in self.plan.tables
             ],
             "not_carried": [{"kind": k, "name": n, "reason": r} for k, n, r in self.plan.skipped],
+            "objects": [{"kind": o.kind, "name": o.name, "target": o.target, "sqlite": o.source,
+                         "postgresql": list(o.statements), "notes": list(o.notes)} for o in self.plan.objects],
             "reviewed": self.plan.reviewed,
             "notes": self.plan.notes,
             "rejected_values": self.rejected,

@@ -1,0 +1,89 @@
+"""Names in views and trigger bodies: which migrated table a reference means, and its PostgreSQL spelling.
+
+A :class:`QueryScope` knows every migrated table (and view) by its SQLite name, with each column's PostgreSQL
+name and type, so :mod:`outgrow.migrate.expressions` can rewrite a whole statement: tables become
+schema-qualified quoted names, columns quoted names, aliases stay as written (PostgreSQL folds them the same
+way on both sides of the statement), and ``NEW``/``OLD`` stay the trigger's records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from outgrow.migrate.expressions import ColumnRef, Untranslatable
+
+__all__ = ["QueryScope", "Relation"]
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A migrated table or view: PostgreSQL name, and columns (lowercase SQLite name -> (name, type or None))."""
+
+    name: str
+    columns: dict[str, tuple[str, str | None]]
+
+
+@dataclass
+class QueryScope:
+    schema: str
+    relations: dict[str, Relation]  # lowercase SQLite name -> Relation
+    text_order_same: bool = False
+    records: dict[str, str] = field(default_factory=dict)  # NEW/OLD (uppercase) -> lowercase SQLite table
+    aliases: dict[str, str] = field(default_factory=dict)  # alias (lowercase) -> lowercase SQLite table
+    used: set[str] = field(default_factory=set)  # lowercase SQLite tables the statement reads or writes
+
+    def bind(self, statement: exp.Expression) -> None:
+        """Learn the statement's table references and aliases (before translating it)."""
+        for table in statement.find_all(exp.Table):
+            name = table.name.lower()
+            if table.args.get("db") is not None and table.args["db"].name.lower() not in {"main"}:
+                raise Untranslatable(f"a table in another database: {table.sql(dialect='sqlite')}")
+            if name not in self.relations:
+                if isinstance(table.parent, exp.From | exp.Join) and _is_cte(table, name):
+                    raise Untranslatable("WITH (a common table expression)")
+                raise Untranslatable(f"reads {table.name!r}, which is not migrated")
+            self.used.add(name)
+            if table.alias:
+                self.aliases[table.alias.lower()] = name
+
+    def column(self, node: exp.Column) -> ColumnRef:
+        qualifier = node.table
+        if qualifier.upper() in self.records:
+            relation = self.relations[self.records[qualifier.upper()]]
+            return self._ref(relation, node.name, qualifier.upper(), quoted=False)
+        if qualifier:
+            lowered = qualifier.lower()
+            if lowered in self.aliases:
+                return self._ref(self.relations[self.aliases[lowered]], node.name, qualifier, quoted=False)
+            if lowered in self.relations:
+                relation = self.relations[lowered]
+                return self._ref(relation, node.name, relation.name, quoted=True)
+            raise Untranslatable(f"names an unknown table {qualifier!r}")
+        found = [self.relations[t] for t in sorted(self.used) if node.name.lower() in self.relations[t].columns]
+        if not found:
+            # An output alias (ORDER BY total) or a name only the query defines: kept, folded like an alias.
+            return ColumnRef(node.name, None)
+        types = {r.columns[node.name.lower()][1] for r in found}
+        return ColumnRef(found[0].columns[node.name.lower()][0], types.pop() if len(types) == 1 else None)
+
+    def table(self, node: exp.Table) -> exp.Table:
+        relation = self.relations[node.name.lower()]
+        new = exp.table_(exp.to_identifier(relation.name, quoted=True), db=exp.to_identifier(self.schema, quoted=True))
+        if node.args.get("alias") is not None:
+            new.set("alias", node.args["alias"].copy())
+        return new
+
+    def _ref(self, relation: Relation, name: str, qualifier: str, *, quoted: bool) -> ColumnRef:
+        if name == "*":
+            return ColumnRef("*", None, qualifier, qualifier_quoted=quoted)
+        column = relation.columns.get(name.lower())
+        if column is None:
+            raise Untranslatable(f"names an unknown column {name!r} of {relation.name}")
+        return ColumnRef(column[0], column[1], qualifier, qualifier_quoted=quoted)
+
+
+def _is_cte(table: exp.Table, name: str) -> bool:
+    root = table.root()
+    return any(cte.alias.lower() == name for cte in root.find_all(exp.CTE))

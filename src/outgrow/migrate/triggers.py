@@ -1,0 +1,183 @@
+"""Triggers: the common shapes become a PL/pgSQL function plus a trigger; anything else is listed.
+
+Carried: ``BEFORE``/``AFTER`` ``INSERT``/``UPDATE [OF ...]``/``DELETE`` ``FOR EACH ROW``, with ``WHEN``, whose
+body is INSERT/UPDATE/DELETE statements over ``NEW``/``OLD`` (audit logs, counters, ``updated_at`` stamps) and
+``SELECT RAISE(ABORT|FAIL|ROLLBACK, '...') [WHERE ...]``, which becomes a constraint-violation exception (SQLSTATE
+23000, as SQLite reports a RAISE), or ``RAISE(IGNORE)``, which skips the row in a BEFORE trigger.
+
+SQLite runs triggers with ``recursive_triggers`` off: a trigger does not fire again from its own statements (an
+``AFTER UPDATE`` that stamps ``updated_at`` on its own table would recurse forever on PostgreSQL). Each function
+keeps that rule with a transaction-local flag, set while it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import sqlglot
+from psycopg import sql
+from sqlglot import exp
+
+from outgrow.migrate.expressions import Untranslatable, translate
+from outgrow.migrate.plan_model import ObjectPlan
+from outgrow.migrate.queries import QueryScope
+
+__all__ = ["plan_trigger"]
+
+_NAME = r'(?:"(?:[^"]|"")+"|\[[^\]]+\]|`[^`]+`|[\w$]+)'
+_HEADER = re.compile(
+    rf"^\s*CREATE\s+(?:(?P<temp>TEMP|TEMPORARY)\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s*\.\s*)?"
+    rf"(?P<name>{_NAME})\s+(?P<timing>BEFORE|AFTER|INSTEAD\s+OF)?\s*"
+    rf"(?P<event>DELETE|INSERT|UPDATE(?:\s+OF\s+(?P<columns>{_NAME}(?:\s*,\s*{_NAME})*))?)\s+"
+    rf"ON\s+(?:{_NAME}\s*\.\s*)?(?P<table>{_NAME})\s+(?:FOR\s+EACH\s+ROW\s+)?"
+    rf"(?:WHEN\s+(?P<when>.*?)\s+)?BEGIN\b(?P<body>.*)\bEND\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_RAISE_ACTIONS = {"ABORT", "FAIL", "ROLLBACK"}
+_LEAVE = "__outgrow_leave__"  # replaced by "clear the recursion flag, RETURN NULL"
+
+
+def _unquote(name: str) -> str:
+    if name[:1] in '"[`':
+        return name[1:-1].replace('""', '"') if name[0] == '"' else name[1:-1]
+    return name
+
+
+def plan_trigger(name: str, create_sql: str, scope: QueryScope, target_name: str
+                 ) -> tuple[ObjectPlan | None, str | None]:
+    """(the plan, None) or (None, why it is not carried)."""
+    header = _HEADER.match(create_sql)
+    if header is None:
+        return None, "the CREATE TRIGGER could not be read"
+    timing = re.sub(r"\s+", " ", (header["timing"] or "BEFORE").upper())
+    if timing == "INSTEAD OF":
+        return None, "INSTEAD OF triggers (on views) are not translated"
+    table = _unquote(header["table"]).lower()
+    if table not in scope.relations:
+        return None, f"its table {_unquote(header['table'])!r} is not migrated"
+    event = header["event"].split()[0].upper()
+    scope.records = {"NEW": table} if event == "INSERT" else {"OLD": table} if event == "DELETE" else {
+        "NEW": table, "OLD": table}
+    scope.used = {table}
+    relation = scope.relations[table]
+    try:
+        when = _expression(header["when"], scope) if header["when"] else None
+        body = [_statement(statement, scope) for statement in _parse_body(header["body"])]
+        of_columns = [relation.columns[_unquote(c.strip()).lower()][0]
+                      for c in header["columns"].split(",")] if header["columns"] else []
+    except KeyError as exc:
+        return None, f"UPDATE OF names an unknown column {exc}"
+    except Untranslatable as exc:
+        return None, str(exc)
+    record = "NULL" if timing == "AFTER" else "OLD" if event == "DELETE" else "NEW"
+    function = f"{target_name}_fn"
+    flag = "outgrow.trigger_" + hashlib.sha256(f"{scope.schema}.{target_name}".encode()).hexdigest()[:16]
+    in_body = when is not None and "SELECT" in when.upper()  # PostgreSQL's WHEN takes no subquery
+    lines = [
+        "BEGIN",
+        *([f"  IF ({when}) IS NOT TRUE THEN RETURN {record}; END IF;"] if in_body else []),
+        # recursive_triggers is off in SQLite: the trigger does not fire from its own statements.
+        f"  IF current_setting('{flag}', true) = 'on' THEN RETURN {record}; END IF;",
+        f"  PERFORM set_config('{flag}', 'on', true);",
+        *[f"  {line}".replace(_LEAVE, f"PERFORM set_config('{flag}', 'off', true); RETURN NULL;")
+          for statement in body for line in statement.splitlines()],
+        f"  PERFORM set_config('{flag}', 'off', true);",
+        f"  RETURN {record};",
+        "END",
+    ]
+    qualified_function = sql.Identifier(scope.schema, function).as_string(None)
+    create_function = (f"CREATE OR REPLACE FUNCTION {qualified_function}() RETURNS trigger LANGUAGE plpgsql AS "
+                       f"$outgrow$\n" + "\n".join(lines) + "\n$outgrow$")
+    event_sql = event + (f" OF {', '.join(sql.Identifier(c).as_string(None) for c in of_columns)}"
+                         if of_columns else "")
+    create_trigger = (f"CREATE TRIGGER {sql.Identifier(target_name).as_string(None)} {timing} {event_sql} ON "
+                      f"{sql.Identifier(scope.schema, relation.name).as_string(None)} FOR EACH ROW"
+                      + (f" WHEN ({when})" if when and not in_body else "")
+                      + f" EXECUTE FUNCTION {qualified_function}()")
+    if header["temp"] is not None:
+        return None, "a TEMP trigger belongs to one connection"
+    return ObjectPlan("trigger", name, target_name, create_sql, (create_function, create_trigger),
+                      drop=f"DROP FUNCTION IF EXISTS {qualified_function}() CASCADE"), None
+
+
+def _parse_body(body: str) -> list[exp.Expression]:
+    try:
+        statements = [s for s in sqlglot.parse(body, read="sqlite") if isinstance(s, exp.Expression)]
+    except sqlglot.errors.ParseError as exc:
+        raise Untranslatable(f"the trigger body could not be parsed ({str(exc).splitlines()[0]})") from None
+    if not statements:
+        raise Untranslatable("an empty trigger body")
+    return statements
+
+
+def _expression(text: str, scope: QueryScope) -> str:
+    try:
+        tree = sqlglot.parse_one(text, read="sqlite")
+    except sqlglot.errors.ParseError as exc:
+        raise Untranslatable(f"the WHEN could not be parsed ({str(exc).splitlines()[0]})") from None
+    if not isinstance(tree, exp.Expression):
+        raise Untranslatable("the WHEN could not be read")
+    return _translated(tree, scope)
+
+
+def _translated(tree: exp.Expression, scope: QueryScope) -> str:
+    translated = translate(tree, scope)
+    if translated.pg_sql is None:
+        raise Untranslatable(f"{translated.source}: {translated.problem}")
+    return translated.pg_sql
+
+
+def _statement(statement: exp.Expression, scope: QueryScope) -> str:
+    """One body statement as PL/pgSQL."""
+    if isinstance(statement, exp.Select):
+        return _raise(statement, scope)
+    if not isinstance(statement, exp.Insert | exp.Update | exp.Delete):
+        raise Untranslatable(f"a {statement.key.upper()} statement in a trigger body")
+    scope.bind(statement)
+    if isinstance(statement, exp.Insert) and isinstance(statement.this, exp.Schema):
+        target = scope.relations[statement.this.this.name.lower()]
+        for identifier in statement.this.expressions:
+            column = target.columns.get(identifier.name.lower())
+            if column is None:
+                raise Untranslatable(f"INSERT names an unknown column {identifier.name!r} of {target.name}")
+            identifier.replace(exp.to_identifier(column[0], quoted=True))
+    return _translated(statement, scope) + ";"
+
+
+def _raise(select: exp.Select, scope: QueryScope) -> str:
+    """``SELECT RAISE(ABORT, 'msg') [FROM ...] [WHERE cond]`` or ``SELECT CASE WHEN cond THEN RAISE(...) END``."""
+    if len(select.expressions) != 1:
+        raise Untranslatable("a SELECT in a trigger body that is not a RAISE")
+    selected = select.expressions[0]
+    condition: exp.Expression | None = None
+    if isinstance(selected, exp.Case) and len(selected.args.get("ifs") or []) == 1 and not selected.args.get(
+            "default"):
+        branch = selected.args["ifs"][0]
+        condition, selected = branch.this, branch.args.get("true")
+    if not (isinstance(selected, exp.Anonymous) and selected.name.upper() == "RAISE"):
+        raise Untranslatable("a SELECT in a trigger body that is not a RAISE")
+    action = selected.expressions[0].name.upper() if selected.expressions else ""
+    where = select.args.get("where")
+    test = select.copy()
+    test.set("expressions", [exp.Literal.number(1)])
+    if condition is not None:
+        test.set("where", exp.Where(this=exp.and_(where.this, condition) if where is not None else condition))
+    has_from = select.args.get("from_") is not None
+    if has_from:
+        scope.bind(test)
+        check = f"EXISTS ({_translated(test, scope)})"
+    elif test.args.get("where") is not None:
+        check = _translated(test.args["where"].this, scope)
+    else:
+        check = "true"
+    if action == "IGNORE":  # BEFORE: the row is skipped; AFTER: the rest of the trigger is
+        return f"IF {check} THEN {_LEAVE} END IF;"
+    if action not in _RAISE_ACTIONS or len(selected.expressions) != 2:
+        raise Untranslatable(f"RAISE({action}) is not translated")
+    message = selected.expressions[1]
+    if not (isinstance(message, exp.Literal) and message.is_string):
+        raise Untranslatable("RAISE with a message that is not a constant")
+    text = message.this.replace("'", "''")
+    return (f"IF {check} THEN RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation', "
+            f"MESSAGE = '{text}'; END IF;")

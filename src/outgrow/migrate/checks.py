@@ -28,7 +28,7 @@ def read_checks(create_sql: str, scope: TableScope) -> list[CheckPlan]:
     """The CHECK constraints of a CREATE TABLE, translated."""
     try:
         tree = sqlglot.parse_one(create_sql, read="sqlite")
-    except sqlglot.errors.ParseError as exc:
+    except sqlglot.errors.SqlglotError as exc:
         return [CheckPlan(create_sql[:80], None, None, f"the CREATE TABLE could not be parsed ({exc})")]
     checks = []
     for constraint in tree.find_all(exp.CheckColumnConstraint):
@@ -43,7 +43,7 @@ def read_index_predicate(create_index_sql: str, scope: TableScope) -> CheckPlan:
     same on both engines, so a row is in the index on one exactly when it is on the other)."""
     try:
         tree = sqlglot.parse_one(create_index_sql, read="sqlite")
-    except sqlglot.errors.ParseError as exc:
+    except sqlglot.errors.SqlglotError as exc:
         return CheckPlan(create_index_sql[:80], None, None, f"the CREATE INDEX could not be parsed ({exc})")
     where = tree.find(exp.Where)
     if where is None:

@@ -90,7 +90,7 @@ def _constant(text: str) -> object:
     is carried like a literal, exactly."""
     try:
         tree = sqlglot.parse_one(f"SELECT {text}", read="sqlite")
-    except sqlglot.errors.ParseError:
+    except sqlglot.errors.SqlglotError:
         return Rejection("the expression could not be parsed")
     if not isinstance(tree, exp.Select) or len(tree.expressions) != 1 or tree.args.get("from_"):
         return Rejection("not a single expression")

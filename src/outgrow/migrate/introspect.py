@@ -11,6 +11,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from outgrow.migrate.fts import FullText, read_full_text
+
 __all__ = ["Column", "ForeignKey", "Index", "SourceSchema", "Table", "open_source", "read_schema"]
 
 _AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
@@ -62,6 +64,7 @@ class Table:
     autoincrement: bool = False
     sequence: int | None = None  # sqlite_sequence value for AUTOINCREMENT tables
     row_count: int = 0
+    full_text: FullText | None = None  # an FTS table, carried as an ordinary one with a tsvector column
 
     @property
     def primary_key(self) -> tuple[str, ...]:
@@ -87,6 +90,7 @@ class SourceSchema:
     skipped: list[tuple[str, str, str]]  # (kind, name, reason): virtual tables...
     views: list[tuple[str, str]] = field(default_factory=list)  # (name, CREATE VIEW), in creation order
     triggers: list[tuple[str, str]] = field(default_factory=list)  # (name, CREATE TRIGGER), in creation order
+    external_full_text: list[tuple[str, FullText]] = field(default_factory=list)  # FTS over a content table
 
 
 def open_source(path: Path) -> sqlite3.Connection:
@@ -100,6 +104,7 @@ def read_schema(conn: sqlite3.Connection, path: Path) -> SourceSchema:
     """Describe every ordinary table of the database open on ``conn`` (counts included)."""
     tables: list[Table] = []
     skipped: list[tuple[str, str, str]] = []
+    external: list[tuple[str, FullText]] = []
     sequences = _sequences(conn)
     listing = conn.execute("SELECT name, type, wr, strict FROM pragma_table_list WHERE schema = 'main'").fetchall()
     sql_of = dict(conn.execute("SELECT name, coalesce(sql, '') FROM sqlite_schema").fetchall())
@@ -110,7 +115,18 @@ def read_schema(conn: sqlite3.Connection, path: Path) -> SourceSchema:
         if kind in {"view", "shadow"}:
             continue  # views are listed with triggers below; shadow tables belong to their virtual table
         if kind == "virtual" or sql.upper().lstrip().startswith("CREATE VIRTUAL"):
-            skipped.append(("virtual table", name, "virtual tables (FTS, R*Tree) are carried by Migration II"))
+            full_text = read_full_text(sql)
+            if full_text is None:
+                module = re.search(r"\bUSING\s+(\w+)", sql, re.IGNORECASE)
+                skipped.append(("virtual table", name, f"the {module.group(1) if module else 'unknown'} module has "
+                                                       "no PostgreSQL equivalent here (R*Tree: PostGIS)"))
+            elif full_text.content == "":
+                skipped.append(("virtual table", name, "a contentless FTS table stores no text, only its index: "
+                                                       "rebuild it in PostgreSQL from where the text lives"))
+            elif full_text.content is not None:
+                external.append((name, full_text))
+            else:
+                tables.append(_full_text_table(conn, name, sql, full_text))
             continue
         table = Table(
             name=name,
@@ -132,9 +148,21 @@ def read_schema(conn: sqlite3.Connection, path: Path) -> SourceSchema:
     # rowid order is creation order: a view comes after the views it reads.
     objects = conn.execute("SELECT type, name, coalesce(sql, '') FROM sqlite_schema "
                            "WHERE type IN ('view', 'trigger') ORDER BY rowid").fetchall()
-    return SourceSchema(path=path, tables=tables, skipped=skipped,
+    return SourceSchema(path=path, tables=tables, skipped=skipped, external_full_text=external,
                         views=[(n, q) for kind, n, q in objects if kind == "view"],
                         triggers=[(n, q) for kind, n, q in objects if kind == "trigger"])
+
+
+def _full_text_table(conn: sqlite3.Connection, name: str, sql: str, full_text: FullText) -> Table:
+    """An FTS table as the rows it shows: its rowid (the key applications join on) and its text columns.
+    Declared WITHOUT ROWID here so rows are read and named by that explicit ``rowid`` key column."""
+    visible = [cname for _cid, cname, *_rest, hidden in conn.execute("SELECT * FROM pragma_table_xinfo(?)", (name,))
+               if hidden == 0]
+    table = Table(name=name, sql=sql, without_rowid=True, strict=False, full_text=full_text,
+                  columns=[Column("rowid", "INTEGER", True, None, 1, 0)]
+                  + [Column(c, "", False, None, 0, 0) for c in visible])
+    table.row_count = conn.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0]
+    return table
 
 
 def quote(identifier: str) -> str:

@@ -113,8 +113,8 @@ def build_plan(
                               "SQLite's order")
         _type_empty_foreign_key_columns(plan)
         _follow_citext_parents(plan)
-        plan_schema_objects(plan, source.views, source.triggers, lambda n: target_identifier(n, identifiers),
-                            target.server_version, facts.text_order_same)
+        plan_schema_objects(plan, source, lambda n: target_identifier(n, identifiers), target.server_version,
+                            facts.text_order_same)
         _drop_mismatched_foreign_keys(plan)
         # Only the foreign keys that will exist in PostgreSQL decide which rows dangle.
         plan.dangling = _dangling_foreign_keys(conn, plan.tables, source.tables)

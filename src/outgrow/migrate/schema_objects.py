@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from outgrow.migrate.plan_model import MigrationPlan
+from psycopg import sql
+
+from outgrow.migrate.fts import FullText, match_note, tsvector_sql
+from outgrow.migrate.introspect import SourceSchema
+from outgrow.migrate.plan_model import MigrationPlan, ObjectPlan
 from outgrow.migrate.queries import QueryScope, Relation
 from outgrow.migrate.triggers import plan_trigger
 from outgrow.migrate.views import plan_view
@@ -13,10 +17,11 @@ from outgrow.migrate.views import plan_view
 __all__ = ["plan_schema_objects"]
 
 
-def plan_schema_objects(plan: MigrationPlan, views: list[tuple[str, str]], triggers: list[tuple[str, str]],
-                        name_of: Callable[[str], str], server_version: int, text_order_same: bool) -> None:
-    """Add ``views`` then ``triggers`` (name, SQLite SQL) to ``plan.objects`` or ``plan.skipped``.
-    ``name_of`` turns a SQLite name into its PostgreSQL one under the run's identifier style."""
+def plan_schema_objects(plan: MigrationPlan, source: SourceSchema, name_of: Callable[[str], str],
+                        server_version: int, text_order_same: bool) -> None:
+    """Add the source's views, triggers and external-content FTS indexes to ``plan.objects``, or each to
+    ``plan.skipped`` with its reason. ``name_of`` gives a SQLite name's PostgreSQL spelling."""
+    views, triggers = source.views, source.triggers
     relations = {t.source.name.lower(): Relation(t.name, {
         **{c.source.name.lower(): (c.name, c.choice.pg_type) for c in t.columns},
         **{g.name.lower(): (g.name, g.pg_type) for g in t.generated},
@@ -38,3 +43,27 @@ def plan_schema_objects(plan: MigrationPlan, views: list[tuple[str, str]], trigg
             plan.skipped.append(("trigger", name, problem or "not translated"))
         else:
             plan.objects.append(planned_trigger)
+    for name, full_text in source.external_full_text:
+        _external_full_text(plan, name, full_text, name_of)
+
+
+def _external_full_text(plan: MigrationPlan, name: str, full_text: FullText, name_of: Callable[[str], str]) -> None:
+    """An FTS table over a content table: the content table's rows are copied once (as that table); the
+    index is a GIN index on the same tsvector expression there."""
+    content = next((t for t in plan.tables if t.source.name.lower() == (full_text.content or "").lower()), None)
+    if content is None:
+        plan.skipped.append(("virtual table", name, f"its content table {full_text.content!r} is not migrated"))
+        return
+    names = {c.source.name.lower(): c.name for c in content.columns}
+    missing = [c for c in full_text.indexed if c.lower() not in names]
+    if missing:
+        plan.skipped.append(("virtual table", name, f"its columns {', '.join(missing)} are not in {content.name}"))
+        return
+    index = name_of(f"{name}_idx")
+    statement = (f"CREATE INDEX {sql.Identifier(index).as_string(None)} ON "
+                 f"{sql.Identifier(plan.schema, content.name).as_string(None)} USING gin "
+                 f"(({tsvector_sql(full_text, names)}))")
+    expression = tsvector_sql(full_text, names)
+    plan.objects.append(ObjectPlan("full-text search", name, index, f"external content: {content.source.name}",
+                                   (statement,), (match_note(content.name, expression, full_text),),
+                                   f"DROP INDEX IF EXISTS {sql.Identifier(plan.schema, index).as_string(None)}"))

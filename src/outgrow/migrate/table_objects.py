@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlglot
+from psycopg import sql
 from sqlglot import exp
 
 from outgrow.migrate.expressions import TableScope, translate
+from outgrow.migrate.fts import DOCUMENT_COLUMN, FullText, match_note, tsvector_sql
 from outgrow.migrate.introspect import Index, Table
 
 __all__ = ["GeneratedColumn", "IndexPlan", "TableObjects", "column_collations", "plan_table_objects"]
@@ -55,7 +57,7 @@ def column_collations(create_sql: str) -> dict[str, str]:
     """Each column's declared COLLATE (lowercase column name -> NOCASE/RTRIM/BINARY)."""
     try:
         tree = sqlglot.parse_one(create_sql, read="sqlite")
-    except sqlglot.errors.ParseError:
+    except sqlglot.errors.SqlglotError:
         return {}
     found = {}
     for column in tree.find_all(exp.ColumnDef):
@@ -94,7 +96,19 @@ def plan_table_objects(table: Table, target_name: str, scope: TableScope, index_
     for column in table.columns:
         if column.hidden in (2, 3):
             _generated(table, column.name, *generated_types[column.name], scope, objects)
+    if table.full_text is not None:
+        _full_text(table.full_text, target_name, scope, objects)
     return objects
+
+
+def _full_text(full_text: FullText, target_name: str, scope: TableScope, objects: TableObjects) -> None:
+    names = {c: target for c, (target, _type) in scope.columns.items()}
+    document = DOCUMENT_COLUMN if DOCUMENT_COLUMN not in names.values() else DOCUMENT_COLUMN + "_"
+    objects.generated.append(GeneratedColumn(document, "tsvector", tsvector_sql(full_text, names),
+                                             f"{full_text.module} index over {', '.join(full_text.indexed)}"))
+    objects.indexes.append(IndexPlan(_bounded(f"{target_name}_{document}_idx"),
+                                     (sql.Identifier(document).as_string(None),), False, method="gin"))
+    objects.notes.append(match_note(target_name, document, full_text))
 
 
 class _NotCarried(Exception):
@@ -142,7 +156,7 @@ class _KeyRules:
 def _created_index(index: Index, name: str, scope: TableScope, keys: _KeyRules) -> IndexPlan:
     try:
         tree = sqlglot.parse_one(index.sql, read="sqlite")
-    except sqlglot.errors.ParseError as exc:
+    except sqlglot.errors.SqlglotError as exc:
         raise _NotCarried(f"the CREATE INDEX could not be parsed ({exc})") from None
     params = tree.this.args.get("params") if isinstance(tree.this, exp.Index) else None
     ordered = params.args.get("columns") if params is not None else None
@@ -168,7 +182,7 @@ def _created_index(index: Index, name: str, scope: TableScope, keys: _KeyRules) 
 def _generated(table: Table, name: str, target: str, pg_type: str, scope: TableScope, objects: TableObjects) -> None:
     try:
         tree = sqlglot.parse_one(table.sql, read="sqlite")
-    except sqlglot.errors.ParseError as exc:
+    except sqlglot.errors.SqlglotError as exc:
         objects.problems.append((f"column {name}", f"the CREATE TABLE could not be parsed ({exc})"))
         return
     definition = next((c for c in tree.find_all(exp.ColumnDef) if c.name == name), None)

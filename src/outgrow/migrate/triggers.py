@@ -104,7 +104,7 @@ def plan_trigger(name: str, create_sql: str, scope: QueryScope, target_name: str
 def _parse_body(body: str) -> list[exp.Expression]:
     try:
         statements = [s for s in sqlglot.parse(body, read="sqlite") if isinstance(s, exp.Expression)]
-    except sqlglot.errors.ParseError as exc:
+    except sqlglot.errors.SqlglotError as exc:
         raise Untranslatable(f"the trigger body could not be parsed ({str(exc).splitlines()[0]})") from None
     if not statements:
         raise Untranslatable("an empty trigger body")
@@ -114,7 +114,7 @@ def _parse_body(body: str) -> list[exp.Expression]:
 def _expression(text: str, scope: QueryScope) -> str:
     try:
         tree = sqlglot.parse_one(text, read="sqlite")
-    except sqlglot.errors.ParseError as exc:
+    except sqlglot.errors.SqlglotError as exc:
         raise Untranslatable(f"the WHEN could not be parsed ({str(exc).splitlines()[0]})") from None
     if not isinstance(tree, exp.Expression):
         raise Untranslatable("the WHEN could not be read")

@@ -23,7 +23,7 @@ def plan_view(name: str, create_sql: str, scope: QueryScope, target_name: str, s
     """(the plan, None, the view as a relation later views can read) or (None, why it is not carried, None)."""
     try:
         tree = sqlglot.parse_one(create_sql, read="sqlite")
-    except sqlglot.errors.ParseError as exc:
+    except sqlglot.errors.SqlglotError as exc:
         return None, f"the CREATE VIEW could not be parsed ({str(exc).splitlines()[0]})", None
     query = tree.args.get("expression")
     if not isinstance(tree, exp.Create) or not isinstance(query, exp.Expression) or not isinstance(query, exp.Query):

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlglot
 from sqlglot import exp
 
-from outgrow.migrate.expressions import TableScope, translate
+from outgrow.migrate.expressions import TableScope, Untranslatable, parse_sqlite, translate
 
 __all__ = ["CheckPlan", "read_checks", "read_index_predicate"]
 
@@ -27,9 +26,9 @@ class CheckPlan:
 def read_checks(create_sql: str, scope: TableScope) -> list[CheckPlan]:
     """The CHECK constraints of a CREATE TABLE, translated."""
     try:
-        tree = sqlglot.parse_one(create_sql, read="sqlite")
-    except sqlglot.errors.SqlglotError as exc:
-        return [CheckPlan(create_sql[:80], None, None, f"the CREATE TABLE could not be parsed ({exc})")]
+        tree = parse_sqlite(create_sql, "CREATE TABLE")
+    except Untranslatable as exc:
+        return [CheckPlan("CHECK", None, None, str(exc))]
     checks = []
     for constraint in tree.find_all(exp.CheckColumnConstraint):
         named = constraint.parent if isinstance(constraint.parent, exp.Constraint) else None
@@ -42,9 +41,9 @@ def read_index_predicate(create_index_sql: str, scope: TableScope) -> CheckPlan:
     """The WHERE of a partial CREATE INDEX, translated by the same rules as a CHECK (an expression means the
     same on both engines, so a row is in the index on one exactly when it is on the other)."""
     try:
-        tree = sqlglot.parse_one(create_index_sql, read="sqlite")
-    except sqlglot.errors.SqlglotError as exc:
-        return CheckPlan(create_index_sql[:80], None, None, f"the CREATE INDEX could not be parsed ({exc})")
+        tree = parse_sqlite(create_index_sql, "CREATE INDEX")
+    except Untranslatable as exc:
+        return CheckPlan("WHERE", None, None, str(exc))
     where = tree.find(exp.Where)
     if where is None:
         return CheckPlan(create_index_sql[:80], None, None, "no WHERE found in a partial index")

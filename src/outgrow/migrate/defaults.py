@@ -14,10 +14,9 @@ import re
 import sqlite3
 from contextlib import closing
 
-import sqlglot
 from sqlglot import exp
 
-from outgrow.migrate.expressions import TableScope, clock_sql, translate
+from outgrow.migrate.expressions import TableScope, Untranslatable, clock_kind, clock_sql, parse_sqlite, translate
 from outgrow.migrate.values_core import ColumnRule, Rejection
 
 __all__ = ["translate_default"]
@@ -47,7 +46,7 @@ def translate_default(default_sql: str | None, rule: ColumnRule, pg_type: str) -
     text = default_sql.strip()
     while text.startswith("(") and text.endswith(")"):
         text = text[1:-1].strip()
-    clock = _CLOCK.get(re.sub(r"\s+", "", text).lower())
+    clock = _CLOCK.get(re.sub(r"\s+", "", text).lower()) or _parsed_clock(text)
     if clock is not None:
         return _clock_default(clock, pg_type, default_sql)
     if (match := _STRFTIME.match(text)) and pg_type.split("(")[0] in {"text", "varchar"}:
@@ -84,16 +83,25 @@ def translate_default(default_sql: str | None, rule: ColumnRule, pg_type: str) -
     return "'" + converted.replace("'", "''") + "'", None
 
 
+def _parsed_clock(text: str) -> str | None:
+    try:
+        return clock_kind(parse_sqlite(text, "DEFAULT"))
+    except Untranslatable:
+        return None
+
+
 def _constant(text: str) -> object:
     """An expression over constants, such as ``(60 * 60 * 24)`` or ``('v' || 1)``: when every part means the same
     on both engines (outgrow.migrate.expressions) it is deterministic, so SQLite computes it once and the value
     is carried like a literal, exactly."""
     try:
-        tree = sqlglot.parse_one(f"SELECT {text}", read="sqlite")
-    except sqlglot.errors.SqlglotError:
-        return Rejection("the expression could not be parsed")
+        tree = parse_sqlite(f"SELECT {text}", "expression")
+    except Untranslatable as exc:
+        return Rejection(str(exc))
     if not isinstance(tree, exp.Select) or len(tree.expressions) != 1 or tree.args.get("from_"):
         return Rejection("not a single expression")
+    if any(clock_kind(node) for node in tree.expressions[0].walk()):
+        return Rejection("a clock inside a larger expression is not translated")
     translated = translate(tree.expressions[0], TableScope({}))
     if translated.pg_sql is None:
         return Rejection(f"{translated.problem}")

@@ -15,6 +15,7 @@ __all__ = ["DOCUMENT_COLUMN", "FullText", "match_note", "read_full_text", "tsvec
 
 DOCUMENT_COLUMN = "fts_document"
 _EMPTY = "''"
+_COLUMN = re.compile(r"""^\s*("(?:[^"]|"")*"|\[[^\]]*\]|`[^`]*`|'[^']*'|\S+)(.*)$""", re.DOTALL)
 _USING = re.compile(r"\bUSING\s+(fts[345])\s*\((.*)\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
 
 
@@ -37,15 +38,17 @@ def read_full_text(create_sql: str) -> FullText | None:
     columns, indexed, options = [], [], {}
     for argument in _split(match.group(2)):
         key, equals, value = argument.partition("=")
-        if equals and re.fullmatch(r"\s*[A-Za-z_]+\s*", key):
+        # FTS3 knows only tokenize=; its other "options" are columns (sqlite.org/fts3.html#fts4_options)
+        option = equals and re.fullmatch(r"\s*[A-Za-z_]+\s*", key)
+        if option and (module != "fts3" or key.strip().lower() == "tokenize"):
             options[key.strip().lower()] = _unquote(value.strip())
             continue
-        words = argument.split()
-        if not words:
+        named = _COLUMN.match(argument)
+        if named is None:
             continue
-        name = _unquote(words[0])
+        name = _unquote(named.group(1))
         columns.append(name)
-        if not any(w.upper() == "UNINDEXED" for w in words[1:]):
+        if not any(w.upper() == "UNINDEXED" for w in named.group(2).split()):
             indexed.append(name)
     not_indexed = {options.get("notindexed", "").lower()} - {""}
     indexed = [c for c in indexed if c.lower() not in not_indexed]

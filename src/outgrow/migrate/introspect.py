@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from outgrow.migrate.fts import FullText, read_full_text
@@ -158,6 +158,12 @@ def _full_text_table(conn: sqlite3.Connection, name: str, sql: str, full_text: F
     Declared WITHOUT ROWID here so rows are read and named by that explicit ``rowid`` key column."""
     visible = [cname for _cid, cname, *_rest, hidden in conn.execute("SELECT * FROM pragma_table_xinfo(?)", (name,))
                if hidden == 0]
+    # SQLite's own column names win over the parsed declaration (FTS3 reads `content="x"` as a column `content`);
+    # the declaration, in the same order, says which are indexed.
+    parsed = full_text.columns if len(full_text.columns) == len(visible) else tuple(visible)
+    full_text = replace(full_text, columns=tuple(visible), indexed=tuple(
+        real for real, declared in zip(visible, parsed, strict=True) if declared in full_text.indexed
+        or parsed is not full_text.columns))
     table = Table(name=name, sql=sql, without_rowid=True, strict=False, full_text=full_text,
                   columns=[Column("rowid", "INTEGER", True, None, 1, 0)]
                   + [Column(c, "", False, None, 0, 0) for c in visible])

@@ -43,7 +43,7 @@ class QueryScope:
             if name not in self.relations:
                 if isinstance(table.parent, exp.From | exp.Join) and _is_cte(table, name):
                     raise Untranslatable("WITH (a common table expression)")
-                raise Untranslatable(f"reads {table.name!r}, which is not migrated")
+                raise Untranslatable(f"uses {table.name!r}, which is not migrated")
             self.used.add(name)
             if table.alias:
                 self.aliases[table.alias.lower()] = name

@@ -9,7 +9,7 @@ from psycopg import sql
 
 from outgrow.migrate.fts import FullText, match_note, tsvector_sql
 from outgrow.migrate.introspect import SourceSchema
-from outgrow.migrate.plan_model import MigrationPlan, ObjectPlan
+from outgrow.migrate.plan_model import MigrationPlan, ObjectPlan, TablePlan
 from outgrow.migrate.queries import QueryScope, Relation
 from outgrow.migrate.triggers import plan_trigger
 from outgrow.migrate.views import plan_view
@@ -22,10 +22,7 @@ def plan_schema_objects(plan: MigrationPlan, source: SourceSchema, name_of: Call
     """Add the source's views, triggers and external-content FTS indexes to ``plan.objects``, or each to
     ``plan.skipped`` with its reason. ``name_of`` gives a SQLite name's PostgreSQL spelling."""
     views, triggers = source.views, source.triggers
-    relations = {t.source.name.lower(): Relation(t.name, {
-        **{c.source.name.lower(): (c.name, c.choice.pg_type) for c in t.columns},
-        **{g.name.lower(): (g.name, g.pg_type) for g in t.generated},
-    }) for t in plan.tables}
+    relations = {t.source.name.lower(): Relation(t.name, _columns(t)) for t in plan.tables}
     for name, create_sql in views:
         scope = QueryScope(plan.schema, relations, text_order_same)
         planned, problem, relation = plan_view(name, create_sql, scope, name_of(name), server_version)
@@ -45,6 +42,19 @@ def plan_schema_objects(plan: MigrationPlan, source: SourceSchema, name_of: Call
             plan.objects.append(planned_trigger)
     for name, full_text in source.external_full_text:
         _external_full_text(plan, name, full_text, name_of)
+
+
+def _columns(table: TablePlan) -> dict[str, tuple[str, str | None]]:
+    """A table's columns for name resolution; ``rowid``, ``_rowid_`` and ``oid`` mean the INTEGER PRIMARY KEY
+    column where the table has one (sqlite.org/lang_createtable.html#rowid)."""
+    columns: dict[str, tuple[str, str | None]] = {c.source.name.lower(): (c.name, c.choice.pg_type)
+                                                   for c in table.columns}
+    columns.update({g.name.lower(): (g.name, g.pg_type) for g in table.generated})
+    alias = next((c for c in table.columns if c.identity), None)
+    if alias is not None:
+        for name in ("rowid", "_rowid_", "oid"):
+            columns.setdefault(name, (alias.name, alias.choice.pg_type))
+    return columns
 
 
 def _external_full_text(plan: MigrationPlan, name: str, full_text: FullText, name_of: Callable[[str], str]) -> None:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import sqlglot
 from psycopg import sql
 from sqlglot import exp
 
-from outgrow.migrate.expressions import TableScope, translate
+from outgrow.migrate.expressions import TableScope, Untranslatable, parse_sqlite, translate
 from outgrow.migrate.fts import DOCUMENT_COLUMN, FullText, match_note, tsvector_sql
 from outgrow.migrate.introspect import Index, Table
 
@@ -54,11 +53,11 @@ class TableObjects:
 
 
 def column_collations(create_sql: str) -> dict[str, str]:
-    """Each column's declared COLLATE (lowercase column name -> NOCASE/RTRIM/BINARY)."""
-    try:
-        tree = sqlglot.parse_one(create_sql, read="sqlite")
-    except sqlglot.errors.SqlglotError:
+    """Each column's declared COLLATE (lowercase column name -> NOCASE/RTRIM/BINARY); Untranslatable when the
+    table declares collations that cannot be read."""
+    if "COLLATE" not in create_sql.upper():
         return {}
+    tree = parse_sqlite(create_sql, "CREATE TABLE")
     found = {}
     for column in tree.find_all(exp.ColumnDef):
         for constraint in column.constraints:
@@ -72,8 +71,18 @@ def plan_table_objects(table: Table, target_name: str, scope: TableScope, index_
     """``index_names`` maps SQLite index names to PostgreSQL ones; ``citext_columns`` are the (lowercase SQLite)
     NOCASE columns that became citext; ``generated_types`` the PostgreSQL (name, type) of each generated column."""
     objects = TableObjects()
-    collations = column_collations(table.sql)
-    keys = _KeyRules(scope, collations, citext_columns, objects.notes)
+    try:
+        collations = column_collations(table.sql)
+    except Untranslatable as exc:
+        collations = {}
+        objects.problems.append(("collations", f"{exc}: a NOCASE column's indexes would lose it"))
+    for column in table.columns:
+        if column.hidden in (2, 3):
+            _generated(table, column.name, *generated_types[column.name], scope, objects)
+    # Indexes may cover generated columns (a generated column may not use another, so those come from `scope`).
+    indexed = TableScope({**scope.columns, **{c.name.lower(): generated_types[c.name] for c in table.columns
+                                              if c.hidden in (2, 3)}}, scope.text_order_same)
+    keys = _KeyRules(indexed, collations, citext_columns, objects.notes)
     for index in table.indexes:
         if index.origin == "pk":
             if any(collations.get(c.lower()) == "NOCASE" and c.lower() not in citext_columns for c in index.columns):
@@ -85,17 +94,14 @@ def plan_table_objects(table: Table, target_name: str, scope: TableScope, index_
             if index.origin == "u":
                 parts = tuple(keys.column(c, None) for c in index.columns)
                 if all(p.startswith('"') for p in parts):
-                    objects.uniques.append(tuple(scope.columns[c.lower()][0] for c in index.columns))
+                    objects.uniques.append(tuple(indexed.columns[c.lower()][0] for c in index.columns))
                 else:
                     objects.indexes.append(IndexPlan(_bounded(f"{target_name}_{'_'.join(index.columns)}_key"),
                                                      parts, True))
             else:
-                objects.indexes.append(_created_index(index, index_names[index.name], scope, keys))
+                objects.indexes.append(_created_index(index, index_names[index.name], indexed, keys))
         except _NotCarried as exc:
             objects.problems.append((f"index {index.name}", str(exc)))
-    for column in table.columns:
-        if column.hidden in (2, 3):
-            _generated(table, column.name, *generated_types[column.name], scope, objects)
     if table.full_text is not None:
         _full_text(table.full_text, target_name, scope, objects)
     return objects
@@ -155,9 +161,9 @@ class _KeyRules:
 
 def _created_index(index: Index, name: str, scope: TableScope, keys: _KeyRules) -> IndexPlan:
     try:
-        tree = sqlglot.parse_one(index.sql, read="sqlite")
-    except sqlglot.errors.SqlglotError as exc:
-        raise _NotCarried(f"the CREATE INDEX could not be parsed ({exc})") from None
+        tree = parse_sqlite(index.sql, "CREATE INDEX")
+    except Untranslatable as exc:
+        raise _NotCarried(str(exc)) from None
     params = tree.this.args.get("params") if isinstance(tree.this, exp.Index) else None
     ordered = params.args.get("columns") if params is not None else None
     if not ordered:
@@ -181,9 +187,9 @@ def _created_index(index: Index, name: str, scope: TableScope, keys: _KeyRules) 
 
 def _generated(table: Table, name: str, target: str, pg_type: str, scope: TableScope, objects: TableObjects) -> None:
     try:
-        tree = sqlglot.parse_one(table.sql, read="sqlite")
-    except sqlglot.errors.SqlglotError as exc:
-        objects.problems.append((f"column {name}", f"the CREATE TABLE could not be parsed ({exc})"))
+        tree = parse_sqlite(table.sql, "CREATE TABLE")
+    except Untranslatable as exc:
+        objects.problems.append((f"column {name}", str(exc)))
         return
     definition = next((c for c in tree.find_all(exp.ColumnDef) if c.name == name), None)
     computed = next((k.kind for k in definition.constraints if isinstance(k.kind, exp.ComputedColumnConstraint)),

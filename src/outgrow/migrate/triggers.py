@@ -19,7 +19,7 @@ import sqlglot
 from psycopg import sql
 from sqlglot import exp
 
-from outgrow.migrate.expressions import Untranslatable, translate
+from outgrow.migrate.expressions import Untranslatable, parse_sqlite, translate
 from outgrow.migrate.plan_model import ObjectPlan
 from outgrow.migrate.queries import QueryScope
 
@@ -112,12 +112,8 @@ def _parse_body(body: str) -> list[exp.Expression]:
 
 
 def _expression(text: str, scope: QueryScope) -> str:
-    try:
-        tree = sqlglot.parse_one(text, read="sqlite")
-    except sqlglot.errors.SqlglotError as exc:
-        raise Untranslatable(f"the WHEN could not be parsed ({str(exc).splitlines()[0]})") from None
-    if not isinstance(tree, exp.Expression):
-        raise Untranslatable("the WHEN could not be read")
+    tree = parse_sqlite(text, "WHEN")
+    scope.bind(tree)
     return _translated(tree, scope)
 
 
@@ -135,49 +131,82 @@ def _statement(statement: exp.Expression, scope: QueryScope) -> str:
     if not isinstance(statement, exp.Insert | exp.Update | exp.Delete):
         raise Untranslatable(f"a {statement.key.upper()} statement in a trigger body")
     scope.bind(statement)
-    if isinstance(statement, exp.Insert) and isinstance(statement.this, exp.Schema):
-        target = scope.relations[statement.this.this.name.lower()]
-        for identifier in statement.this.expressions:
-            column = target.columns.get(identifier.name.lower())
-            if column is None:
-                raise Untranslatable(f"INSERT names an unknown column {identifier.name!r} of {target.name}")
-            identifier.replace(exp.to_identifier(column[0], quoted=True))
+    if isinstance(statement, exp.Insert):
+        _insert(statement, scope)
+    elif statement.args.get("alternative"):
+        raise Untranslatable(f"{statement.key.upper()} OR {statement.args['alternative']}")
     return _translated(statement, scope) + ";"
 
 
+def _insert(statement: exp.Insert, scope: QueryScope) -> None:
+    """Name the INSERT's columns, give 0/1 to boolean columns as false/true, and turn OR IGNORE into ON CONFLICT
+    DO NOTHING (both skip a row that would break a uniqueness rule; OR REPLACE deletes rows, and is refused)."""
+    alternative = str(statement.args.get("alternative") or "").upper()
+    if alternative and alternative != "IGNORE":
+        raise Untranslatable(f"INSERT OR {alternative}")
+    if alternative:
+        statement.set("alternative", None)
+        statement.set("conflict", exp.OnConflict(action=exp.Var(this="DO NOTHING")))
+    if not isinstance(statement.this, exp.Schema):
+        return
+    target = scope.relations[statement.this.this.name.lower()]
+    types = []
+    for identifier in statement.this.expressions:
+        column = target.columns.get(identifier.name.lower())
+        if column is None:
+            raise Untranslatable(f"INSERT names an unknown column {identifier.name!r} of {target.name}")
+        identifier.replace(exp.to_identifier(column[0], quoted=True))
+        types.append(column[1])
+    values = statement.expression
+    for row in values.expressions if isinstance(values, exp.Values) else []:
+        for value, pg_type in zip(row.expressions, types, strict=False):
+            if pg_type == "boolean" and isinstance(value, exp.Literal) and value.this in {"0", "1"}:
+                value.replace(exp.Boolean(this=value.this == "1"))
+
+
 def _raise(select: exp.Select, scope: QueryScope) -> str:
-    """``SELECT RAISE(ABORT, 'msg') [FROM ...] [WHERE cond]`` or ``SELECT CASE WHEN cond THEN RAISE(...) END``."""
+    """``SELECT RAISE(ABORT, 'msg') [FROM ...] [WHERE cond]``, or ``SELECT CASE WHEN c1 THEN RAISE(...) [WHEN c2
+    THEN RAISE(...)]... END`` (first matching branch wins, as an IF ... ELSIF chain does)."""
     if len(select.expressions) != 1:
         raise Untranslatable("a SELECT in a trigger body that is not a RAISE")
     selected = select.expressions[0]
-    condition: exp.Expression | None = None
-    if isinstance(selected, exp.Case) and len(selected.args.get("ifs") or []) == 1 and not selected.args.get(
-            "default"):
-        branch = selected.args["ifs"][0]
-        condition, selected = branch.this, branch.args.get("true")
-    if not (isinstance(selected, exp.Anonymous) and selected.name.upper() == "RAISE"):
-        raise Untranslatable("a SELECT in a trigger body that is not a RAISE")
-    action = selected.expressions[0].name.upper() if selected.expressions else ""
+    branches: list[tuple[exp.Expression | None, exp.Expression]] = [(None, selected)]
+    if isinstance(selected, exp.Case) and selected.args.get("ifs") and not selected.args.get("default") \
+            and selected.this is None:
+        branches = [(branch.this, branch.args.get("true")) for branch in selected.args["ifs"]]
+    scope.bind(select)
+    arms = []
+    for condition, action_node in branches:
+        if not (isinstance(action_node, exp.Anonymous) and action_node.name.upper() == "RAISE"):
+            raise Untranslatable("a SELECT in a trigger body that is not a RAISE")
+        arms.append((_raise_condition(select, condition, scope), _raise_action(action_node)))
+    first, *rest = arms
+    return (f"IF {first[0]} THEN {first[1]}" + "".join(f" ELSIF {check} THEN {action}" for check, action in rest)
+            + " END IF;")
+
+
+def _raise_condition(select: exp.Select, condition: exp.Expression | None, scope: QueryScope) -> str:
     where = select.args.get("where")
     test = select.copy()
     test.set("expressions", [exp.Literal.number(1)])
     if condition is not None:
-        test.set("where", exp.Where(this=exp.and_(where.this, condition) if where is not None else condition))
-    has_from = select.args.get("from_") is not None
-    if has_from:
-        scope.bind(test)
-        check = f"EXISTS ({_translated(test, scope)})"
-    elif test.args.get("where") is not None:
-        check = _translated(test.args["where"].this, scope)
-    else:
-        check = "true"
+        test.set("where", exp.Where(this=exp.and_(where.this, condition.copy()) if where is not None
+                                    else condition.copy()))
+    if select.args.get("from_") is not None:
+        return f"EXISTS ({_translated(test, scope)})"
+    if test.args.get("where") is not None:
+        return _translated(test.args["where"].this, scope)
+    return "true"
+
+
+def _raise_action(node: exp.Anonymous) -> str:
+    action = node.expressions[0].name.upper() if node.expressions else ""
     if action == "IGNORE":  # BEFORE: the row is skipped; AFTER: the rest of the trigger is
-        return f"IF {check} THEN {_LEAVE} END IF;"
-    if action not in _RAISE_ACTIONS or len(selected.expressions) != 2:
+        return _LEAVE
+    if action not in _RAISE_ACTIONS or len(node.expressions) != 2:
         raise Untranslatable(f"RAISE({action}) is not translated")
-    message = selected.expressions[1]
+    message = node.expressions[1]
     if not (isinstance(message, exp.Literal) and message.is_string):
         raise Untranslatable("RAISE with a message that is not a constant")
     text = message.this.replace("'", "''")
-    return (f"IF {check} THEN RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation', "
-            f"MESSAGE = '{text}'; END IF;")
+    return f"RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation', MESSAGE = '{text}';"

@@ -5,11 +5,10 @@ with the first construct that blocks it."""
 
 from __future__ import annotations
 
-import sqlglot
 from psycopg import sql
 from sqlglot import exp
 
-from outgrow.migrate.expressions import Untranslatable, translate
+from outgrow.migrate.expressions import Untranslatable, parse_sqlite, translate
 from outgrow.migrate.plan_model import ObjectPlan
 from outgrow.migrate.queries import QueryScope, Relation
 
@@ -22,9 +21,9 @@ def plan_view(name: str, create_sql: str, scope: QueryScope, target_name: str, s
               ) -> tuple[ObjectPlan | None, str | None, Relation | None]:
     """(the plan, None, the view as a relation later views can read) or (None, why it is not carried, None)."""
     try:
-        tree = sqlglot.parse_one(create_sql, read="sqlite")
-    except sqlglot.errors.SqlglotError as exc:
-        return None, f"the CREATE VIEW could not be parsed ({str(exc).splitlines()[0]})", None
+        tree = parse_sqlite(create_sql, "CREATE VIEW")
+    except Untranslatable as exc:
+        return None, str(exc), None
     query = tree.args.get("expression")
     if not isinstance(tree, exp.Create) or not isinstance(query, exp.Expression) or not isinstance(query, exp.Query):
         return None, "the CREATE VIEW could not be read", None

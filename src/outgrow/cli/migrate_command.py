@@ -76,7 +76,7 @@ def migrate_cmd(
         print_json(report.to_dict())
     else:
         _render(report)
-    if report.exit_code and not dry_run:
+    if report.exit_code:  # a dry run too: 3 says "this would not carry everything", for scripts and CI
         raise typer.Exit(report.exit_code)
 
 
@@ -149,7 +149,7 @@ def _render(report: MigrationReport) -> None:
         console.print(f"{planned.kind} {escape(planned.name)} -> {escape(plan.schema)}.{escape(planned.target)}")
         if report.dry_run:
             for statement in planned.statements:
-                console.print(f"  {escape(statement)}", highlight=False)
+                console.print(f"  {escape(statement)}", highlight=False, soft_wrap=True)  # SQL stays copyable
         for note in planned.notes:
             console.print(f"  note: {escape(note)}")
     for kind, name, reason in plan.skipped:

@@ -193,7 +193,7 @@ class _Rewrite:
             if isinstance(child, exp.Select | exp.From | exp.Join | exp.Where | exp.Group | exp.Having | exp.Order
                           | exp.Ordered | exp.Limit | exp.Offset | exp.Table | exp.TableAlias | exp.Subquery
                           | exp.Union | exp.Intersect | exp.Except | exp.Avg | exp.GroupConcat | exp.Insert
-                          | exp.Update | exp.Delete | exp.Values | exp.Schema):
+                          | exp.Update | exp.Delete | exp.Values | exp.Schema | exp.OnConflict):
                 continue  # clauses of a statement (views, triggers): their expressions are checked as walked
             if _clock_kind(child) is not None:
                 continue

@@ -107,6 +107,7 @@ class ColumnRef:
     pg_type: str | None
     qualifier: str | None = None
     qualifier_quoted: bool = True  # False for an alias or NEW/OLD, which PostgreSQL folds like the query does
+    known: bool = True  # False: the name matches no column or output alias
 
 
 class Scope(Protocol):
@@ -160,10 +161,10 @@ class _Rewrite:
         if node.table or not isinstance(node.this, exp.Identifier) or not node.this.quoted:
             return None
         try:
-            self.scope.column(node)
+            known = self.scope.column(node).known
         except Untranslatable:
-            return exp.Literal.string(node.name)
-        return None
+            known = False
+        return None if known else exp.Literal.string(node.name)
 
     def type_of(self, node: exp.Expression) -> str | None:
         """The PostgreSQL base type of a simple expression, when known."""
@@ -282,6 +283,10 @@ class _Rewrite:
                               expression=exp.Literal.string(""))
         if isinstance(node, exp.JSONExtractScalar):
             return self._json_path(node)
+        if isinstance(node, exp.GroupConcat) and self.type_of(node.this) not in _TEXT:
+            # string_agg takes text; SQLite's group_concat turns any value into text first
+            node.set("this", exp.cast(node.this.copy(), "text"))
+            return node
         if isinstance(node, exp.DPipe):
             # text || bigint is only STABLE in PostgreSQL; an explicit cast keeps it usable in indexes and
             # generated columns, and gives the same digits SQLite gives.

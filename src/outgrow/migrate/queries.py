@@ -33,6 +33,7 @@ class QueryScope:
     records: dict[str, str] = field(default_factory=dict)  # NEW/OLD (uppercase) -> lowercase SQLite table
     aliases: dict[str, str] = field(default_factory=dict)  # alias (lowercase) -> lowercase SQLite table
     used: set[str] = field(default_factory=set)  # lowercase SQLite tables the statement reads or writes
+    outputs: set[str] = field(default_factory=set)  # lowercase output aliases (SELECT x AS total)
 
     def bind(self, statement: exp.Expression) -> None:
         """Learn the statement's table references and aliases (before translating it)."""
@@ -47,6 +48,7 @@ class QueryScope:
             self.used.add(name)
             if table.alias:
                 self.aliases[table.alias.lower()] = name
+        self.outputs |= {alias.alias.lower() for alias in statement.find_all(exp.Alias)}
 
     def column(self, node: exp.Column) -> ColumnRef:
         qualifier = node.table
@@ -63,8 +65,13 @@ class QueryScope:
             raise Untranslatable(f"names an unknown table {qualifier!r}")
         found = [self.relations[t] for t in sorted(self.used) if node.name.lower() in self.relations[t].columns]
         if not found:
-            # An output alias (ORDER BY total) or a name only the query defines: kept, folded like an alias.
-            return ColumnRef(node.name, None)
+            # An output alias (ORDER BY total) is kept; any other name is one no table has, which SQLite reads
+            # as a string when it is double-quoted (outgrow.migrate.expressions), else refuses.
+            if node.name.lower() in self.outputs:
+                return ColumnRef(node.name, None)
+            if isinstance(node.this, exp.Identifier) and node.this.quoted:
+                return ColumnRef(node.name, None, known=False)
+            raise Untranslatable(f"names an unknown column {node.name!r}")
         types = {r.columns[node.name.lower()][1] for r in found}
         return ColumnRef(found[0].columns[node.name.lower()][0], types.pop() if len(types) == 1 else None)
 

@@ -363,13 +363,33 @@ def test_deferrable_is_carried_per_foreign_key(tmp_path: Path, pg_url: str, pg: 
 def test_grant_to_gives_an_application_role_data_access_not_ownership(tmp_path: Path, pg_url: str,
                                                                       pg: psycopg.Connection[Any], role: str) -> None:
     source = sqlite_file(tmp_path / "app.db", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);"
+                                              "CREATE TABLE log (id INTEGER PRIMARY KEY, note INTEGER);"
+                                              "CREATE VIEW bodies AS SELECT body FROM notes;"
+                                              "CREATE TRIGGER logged AFTER INSERT ON notes BEGIN "
+                                              "INSERT INTO log (note) VALUES (NEW.id); END;"
                                               "INSERT INTO notes VALUES (1, 'a');")
     migrate(source, pg_url, grant_to=[role])
     pg.execute(f'SET ROLE "{role}"')
     try:
         assert pg.execute("INSERT INTO notes (body) VALUES ('b') RETURNING id").fetchone() == (2,)
         assert pg.execute("SELECT count(*) FROM notes").fetchone() == (2,)
+        # the view runs with the reader's rights (security_invoker), the trigger with the writer's
+        assert pg.execute("SELECT count(*) FROM bodies").fetchone() == (2,)
+        assert pg.execute("SELECT note FROM log ORDER BY id").fetchall() == [(1,), (2,)]  # 1: logged by SQLite
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             pg.execute("ALTER TABLE notes ADD COLUMN x int")
     finally:
         pg.execute("RESET ROLE")
+
+
+def test_owner_owns_the_views_and_trigger_functions_too(tmp_path: Path, pg_url: str, pg: psycopg.Connection[Any],
+                                                       role: str) -> None:
+    source = sqlite_file(tmp_path / "app.db", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);"
+                                              "CREATE VIEW bodies AS SELECT body FROM notes;"
+                                              "CREATE TRIGGER stamp AFTER UPDATE ON notes BEGIN "
+                                              "UPDATE notes SET body = upper(body) WHERE id = NEW.id; END;")
+    migrate(source, pg_url, owner=role)
+    owners = pg.execute("SELECT c.relname, r.rolname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
+                        "WHERE c.relname IN ('notes', 'bodies') UNION ALL SELECT p.proname, r.rolname FROM pg_proc p "
+                        "JOIN pg_roles r ON r.oid = p.proowner WHERE p.proname = 'stamp_fn' ORDER BY 1").fetchall()
+    assert owners == [("bodies", role), ("notes", role), ("stamp_fn", role)]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
-from outgrow.testing import accepted_on_both
+from outgrow.testing import PgServer, accepted_on_both
 
 pytestmark = pytest.mark.postgres
 
@@ -80,3 +80,19 @@ def test_collation_c_keeps_sqlites_text_order(tmp_path: Path, pg_url: str, colla
     else:
         assert report.exit_code == 3
         assert "--collation C keeps SQLite's order" in report.plan.notes[0]
+
+
+def test_a_database_created_with_collation_c_needs_no_option(tmp_path: Path, pg_server: PgServer) -> None:
+    path = tmp_path / "order.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE w (id INTEGER PRIMARY KEY, word TEXT, CHECK (word >= '0'))")
+    conn.executemany("INSERT INTO w (word) VALUES (?)", [(w,) for w in WORDS])
+    conn.commit()
+    sqlite_order = [r[0] for r in conn.execute("SELECT word FROM w ORDER BY word")]
+    conn.close()
+    with pg_server.fresh_database(collation="C") as name:
+        url = pg_server.url_for(name).render_as_string(hide_password=False)
+        report = migrate(path, url)
+        assert (report.exit_code, report.plan.notes) == (0, [])  # the text CHECK is carried
+        with psycopg.connect(_conninfo(url)) as pg:
+            assert [r[0] for r in pg.execute("SELECT word FROM w ORDER BY word")] == sqlite_order

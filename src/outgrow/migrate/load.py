@@ -299,6 +299,10 @@ def _grant(pg: psycopg.Connection[Any], plan: MigrationPlan, options: LoadOption
             pg.execute(sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privileges.upper()), name, sql.Identifier(role)))
     if options.data_only:
         return
+    for planned in plan.objects:
+        if options.owner and planned.owned:
+            # `owned` is built by outgrow.migrate.views/triggers with every name quoted
+            pg.execute(sql.SQL("ALTER {} OWNER TO {}").format(sql.SQL(planned.owned), sql.Identifier(options.owner)))
     views = [sql.Identifier(plan.schema, o.target) for o in plan.objects if o.kind == "view"]
     for view in views:
         for role in [*options.grant_to, *options.grants]:

@@ -43,6 +43,7 @@ class ObjectPlan:
     statements: tuple[str, ...]  # PostgreSQL DDL, every name quoted, run in order
     notes: tuple[str, ...] = ()
     drop: str | None = None  # what --replace drops first (a view of an earlier run blocks dropping its tables)
+    owned: str | None = None  # the object an owner is given: "VIEW s.v", "FUNCTION s.f()" (names quoted)
 
 
 @dataclass(frozen=True)

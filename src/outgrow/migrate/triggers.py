@@ -98,7 +98,8 @@ def plan_trigger(name: str, create_sql: str, scope: QueryScope, target_name: str
     if header["temp"] is not None:
         return None, "a TEMP trigger belongs to one connection"
     return ObjectPlan("trigger", name, target_name, create_sql, (create_function, create_trigger),
-                      drop=f"DROP FUNCTION IF EXISTS {qualified_function}() CASCADE"), None
+                      drop=f"DROP FUNCTION IF EXISTS {qualified_function}() CASCADE",
+                      owned=f"FUNCTION {qualified_function}()"), None
 
 
 def _parse_body(body: str) -> list[exp.Expression]:

@@ -56,5 +56,5 @@ def plan_view(name: str, create_sql: str, scope: QueryScope, target_name: str, s
             output[selected.alias_or_name.lower()] = (found.name if found else selected.alias_or_name.lower(),
                                                       found.pg_type if found else None)
     planned = ObjectPlan("view", name, target_name, create_sql, (statement,), tuple(notes),
-                         f"DROP VIEW IF EXISTS {qualified}")
+                         f"DROP VIEW IF EXISTS {qualified}", f"VIEW {qualified}")
     return planned, None, Relation(target_name, output)

@@ -51,11 +51,14 @@ class PgServer:
         return url
 
     @contextlib.contextmanager
-    def fresh_database(self) -> Iterator[str]:
-        """Create a uniquely named database, yield its name, drop it (with any open connections) after."""
+    def fresh_database(self, *, collation: str | None = None) -> Iterator[str]:
+        """Create a uniquely named database (with ``collation`` as its LC_COLLATE when given), yield its name,
+        drop it (with any open connections) after."""
         name = f"outgrow_test_{uuid.uuid4().hex[:12]}"
+        options = sql.SQL(" TEMPLATE template0 LC_COLLATE {} LC_CTYPE {}").format(
+            sql.Literal(collation), sql.Literal(collation)) if collation else sql.SQL("")
         with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}{}").format(sql.Identifier(name), options))
         try:
             yield name
         finally:

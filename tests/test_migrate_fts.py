@@ -20,6 +20,8 @@ CREATE VIRTUAL TABLE old_notes USING fts4(subject, text);
 CREATE TABLE docs (id INTEGER PRIMARY KEY, title TEXT, body TEXT);
 CREATE VIRTUAL TABLE docs_search USING fts5(title, body, content='docs', content_rowid='id');
 CREATE VIRTUAL TABLE hashes USING fts5(word, content='');
+CREATE VIRTUAL TABLE snippets USING fts5(line, tokenize='trigram');
+INSERT INTO snippets (rowid, line) VALUES (1, 'select * from t');
 INSERT INTO notes (rowid, title, body, tag) VALUES
     (10, 'Hello world', 'first note', 'alpha'), (20, 'Shopping', 'milk and bread', 'hello'),
     (30, 'Greetings', 'hello again, world', NULL);
@@ -40,13 +42,17 @@ def test_full_text_tables_are_carried_and_searchable(tmp_path: Path, pg_url: str
     assert report.plan.skipped == [
         ("virtual table", "hashes", "a contentless FTS table stores no text, only its index: rebuild it in "
                                     "PostgreSQL from where the text lives")]
-    assert sorted(t.name for t in report.plan.tables) == ["docs", "notes", "old_notes"]
+    assert sorted(t.name for t in report.plan.tables) == ["docs", "notes", "old_notes", "snippets"]
+    snippets = next(t for t in report.plan.tables if t.name == "snippets")
+    assert snippets.not_carried == ["full-text index: the trigram tokenizer matches substrings; its PostgreSQL "
+                                    "equivalent is a pg_trgm index"]  # its rows are carried all the same
     notes = next(t for t in report.plan.tables if t.name == "notes")
     assert any("websearch_to_tsquery('simple', :q)" in n for n in notes.notes)
     conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as pg:
         tables = [r[0] for r in pg.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
-        assert tables == ["docs", "notes", "old_notes"]  # no shadow table, docs once
+        assert tables == ["docs", "notes", "old_notes", "snippets"]  # no shadow table, docs once
+        assert pg.execute("SELECT rowid, line FROM snippets").fetchall() == [(1, "select * from t")]
         assert pg.execute("SELECT rowid, title, tag FROM notes ORDER BY rowid").fetchall() == conn.execute(
             "SELECT rowid, title, tag FROM notes ORDER BY rowid").fetchall()
         for table, word in SEARCHES:

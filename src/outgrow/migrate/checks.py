@@ -51,6 +51,6 @@ def read_index_predicate(create_index_sql: str, scope: TableScope) -> CheckPlan:
 
 
 def _translate(expression: exp.Expression, name: str | None, scope: TableScope) -> CheckPlan:
-    translated = translate(expression, scope)
+    translated = translate(expression, scope, condition=True)
     return CheckPlan(translated.source, name, translated.pg_sql, translated.problem,
                      "; ".join(translated.notes) or None)

@@ -24,9 +24,19 @@ from typing import Protocol
 import sqlglot
 from sqlglot import exp
 
-__all__ = ["ColumnRef", "Scope", "TableScope", "Translated", "Untranslatable", "clock_kind", "clock_sql",
-           "glob_to_regex",
-           "parse_sqlite", "translate"]
+__all__ = [
+    "ColumnRef",
+    "Scope",
+    "TableScope",
+    "Translated",
+    "Untranslatable",
+    "clock_kind",
+    "clock_sql",
+    "glob_to_regex",
+    "parse_sqlite",
+    "sqlite_affinity",
+    "translate",
+]
 
 _TABLE_OPTIONS = re.compile(r"\)\s*(?:(?:WITHOUT\s+ROWID|STRICT)\s*,?\s*)+;?\s*$", re.IGNORECASE)
 
@@ -55,7 +65,8 @@ def parse_sqlite(text: str, what: str) -> exp.Expression:
         raise Untranslatable(f"the {what} could not be parsed (a syntax sqlglot does not read)")
     return tree
 
-_UTC_NOW = "(now() AT TIME ZONE 'UTC')"
+# SQLite reads its clock once per statement: statement_timestamp(), not now() (the transaction's start).
+_UTC_NOW = "(statement_timestamp() AT TIME ZONE 'UTC')"
 _CLOCK_TEXT = {"timestamp": "YYYY-MM-DD HH24:MI:SS", "date": "YYYY-MM-DD", "time": "HH24:MI:SS"}
 _CLOCK_CALLS = {"datetime": "timestamp", "date": "date", "time": "time"}
 
@@ -66,12 +77,12 @@ def clock_sql(clock: str, pg_type: str | None) -> str | None:
     type is not known). None when the column could not hold SQLite's text."""
     base = (pg_type or ("bigint" if clock == "epoch_int" else "text")).split("(")[0]
     if clock in {"epoch", "epoch_int"}:  # strftime('%s', 'now'): whole seconds since 1970, as text
-        seconds = "floor(extract(epoch FROM now()))::bigint"
+        seconds = "floor(extract(epoch FROM statement_timestamp()))::bigint"
         return seconds if base in _NUMERIC else f"{seconds}::text" if base in {"text", "varchar"} else None
     if base == "timestamp" and clock == "timestamp":
         return f"date_trunc('second', {_UTC_NOW})"
     if base == "timestamptz" and clock == "timestamp":
-        return "date_trunc('second', now())"
+        return "date_trunc('second', statement_timestamp())"
     if base == "date" and clock == "date":
         return f"({_UTC_NOW})::date"
     if base in {"text", "varchar", "citext"}:
@@ -92,7 +103,12 @@ _SAME = (
     exp.JSONPathKey, exp.JSONPathSubscript, exp.DPipe, exp.Trim, exp.CurrentTimestamp, exp.CurrentDate,
     exp.CurrentTime, exp.Exists, exp.Collate, exp.Var,
 )
-_ORDERING = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
+_ORDERING = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.Min, exp.Max)
+# Where a column's collation decides the result: comparisons, sorting, grouping, min/max, and being selected.
+_COLLATED_USES = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between, exp.NullSafeEQ,
+                  exp.NullSafeNEQ, exp.Ordered, exp.Group, exp.Distinct, exp.Min, exp.Max, exp.Select, exp.Alias)
+_PREDICATES = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between, exp.Is, exp.Like, exp.Glob,
+               exp.And, exp.Or, exp.Not, exp.Exists, exp.NullSafeEQ, exp.NullSafeNEQ, exp.Boolean)
 
 
 class Untranslatable(Exception):
@@ -108,6 +124,8 @@ class ColumnRef:
     qualifier: str | None = None
     qualifier_quoted: bool = True  # False for an alias or NEW/OLD, which PostgreSQL folds like the query does
     known: bool = True  # False: the name matches no column or output alias
+    affinity: str | None = None  # SQLite's column affinity (TEXT, INTEGER, REAL, NUMERIC, BLOB), when known
+    nocase: bool = False  # declared COLLATE NOCASE in SQLite
 
 
 class Scope(Protocol):
@@ -131,12 +149,15 @@ class TableScope:
 
     columns: dict[str, tuple[str, str]]
     text_order_same: bool = False
+    affinities: dict[str, str] = field(default_factory=dict)  # lowercase name -> SQLite affinity
+    nocase: frozenset[str] = frozenset()  # lowercase names declared COLLATE NOCASE
 
     def column(self, node: exp.Column) -> ColumnRef:
         found = self.columns.get(node.name.lower())
         if found is None or node.table:
             raise Untranslatable(f"names an unknown column {node.sql(dialect='sqlite')!r}")
-        return ColumnRef(found[0], found[1])
+        return ColumnRef(found[0], found[1], affinity=self.affinities.get(node.name.lower()),
+                         nocase=node.name.lower() in self.nocase)
 
     def table(self, node: exp.Table) -> exp.Table:
         raise Untranslatable("a table reference where only this table's columns are allowed")
@@ -148,6 +169,7 @@ class Translated:
     pg_sql: str | None
     problem: str | None = None
     notes: tuple[str, ...] = ()
+    result_type: str | None = None  # the PostgreSQL type of the result, when outgrow can tell
 
 
 @dataclass
@@ -182,6 +204,15 @@ class _Rewrite:
             return "text"
         if isinstance(node, exp.Length | exp.Count):
             return "bigint"
+        if isinstance(node, _PREDICATES):
+            return "boolean"
+        if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Neg | exp.Abs):
+            types = {self.type_of(part) for part in node.iter_expressions()}
+            if types <= {"bigint", "integer"}:
+                return "bigint"
+            if types <= _NUMERIC and "double precision" in types:
+                return "double precision"
+            return None
         if isinstance(node, exp.Coalesce | exp.Nullif):
             types = {self.type_of(part) for part in [node.this, *node.expressions, node.args.get("expression")]
                      if part is not None}
@@ -230,10 +261,12 @@ class _Rewrite:
     def _orders_text(self, node: exp.Expression) -> bool:
         return any(self.type_of(child) in _TEXT for child in node.iter_expressions())
 
-    def rewrite(self, node: exp.Expression) -> exp.Expression:
+    def rewrite(self, node: exp.Expression, condition: bool = False) -> exp.Expression:
         """The PostgreSQL tree for a checked expression: the rules first, then the names (a rule's new node is
         not walked again by sqlglot's transform, so renaming is its own pass)."""
         ruled = node.transform(self._rewrite_one)
+        if condition:
+            ruled = self.truth(ruled)
         return ruled.transform(self._rename)
 
     def _rename(self, node: exp.Expression) -> exp.Expression:
@@ -250,19 +283,33 @@ class _Rewrite:
                 return literal
             ref = self.scope.column(node)
             qualifier = exp.to_identifier(ref.qualifier, quoted=ref.qualifier_quoted) if ref.qualifier else None
-            return exp.Column(this=exp.to_identifier(ref.name, quoted=True), table=qualifier)
+            renamed: exp.Expression = exp.Column(this=exp.to_identifier(ref.name, quoted=True), table=qualifier)
+            compared = isinstance(node.parent, _COLLATED_USES)
+            if ref.pg_type == "citext" and not compared:
+                # NOCASE only governs comparisons in SQLite; GLOB, replace(), || and the rest see the bytes
+                renamed = exp.cast(renamed, "text")
+            return renamed
         if isinstance(node, exp.Table):
             return self.scope.table(node)
         return node
 
     def _rewrite_one(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.EQ | exp.NEQ | exp.GT | exp.GTE | exp.LT | exp.LTE | exp.In | exp.Between):
+            self._nocase(node)
         if isinstance(node, exp.EQ | exp.NEQ | exp.GT | exp.GTE | exp.LT | exp.LTE):
             self._affinity(node.this, [node.expression])
             self._affinity(node.expression, [node.this])
         elif isinstance(node, exp.In):
             self._affinity(node.this, node.expressions)
+        if isinstance(node, exp.And | exp.Or | exp.Not):
+            for key in ("this", "expression"):
+                if isinstance(node.args.get(key), exp.Expression):
+                    node.set(key, self.truth(node.args[key]))
+        if isinstance(node, exp.If):
+            node.set("this", self.truth(node.this))
+        if isinstance(node, exp.Where | exp.Having):
+            node.set("this", self.truth(node.this))
         if isinstance(node, exp.EQ | exp.NEQ):
-            self._boolean_literal(node)
             self._typed_clock(node)
             return self._typeof(node) or node
         clock = _clock_kind(node)
@@ -279,8 +326,9 @@ class _Rewrite:
             if node.args.get("escape") is not None:
                 raise Untranslatable("LIKE ... ESCAPE")
             self.notes.append("LIKE -> ILIKE: SQLite's LIKE ignores case for ASCII letters only, ILIKE for all")
-            return exp.Escape(this=exp.ILike(this=node.this, expression=node.expression),
+            like = exp.Escape(this=exp.ILike(this=node.this, expression=node.expression),
                               expression=exp.Literal.string(""))
+            return exp.Not(this=exp.Paren(this=like)) if node.args.get("negate") else like
         if isinstance(node, exp.JSONExtractScalar):
             return self._json_path(node)
         if isinstance(node, exp.GroupConcat) and self.type_of(node.this) not in _TEXT:
@@ -306,22 +354,37 @@ class _Rewrite:
 
     def _affinity(self, column: exp.Expression, literals: list[exp.Expression]) -> None:
         """SQLite compares a column with a constant after giving the constant the column's affinity
-        (sqlite.org/datatype3.html#comparisons): ``code = 1`` on a text column compares with '1', ``n = '5'`` on an
-        integer column with 5. PostgreSQL refuses the mixed comparison, so the constant is written as SQLite
-        reads it."""
+        (sqlite.org/datatype3.html#comparisons): ``code = 1`` on a TEXT column compares with '1', ``n = '5'`` on
+        an INTEGER column with 5, and an untyped column compares storage classes as they are. The constant is
+        written as SQLite reads it; a comparison PostgreSQL would make differently is refused."""
         if not isinstance(column, exp.Column) or self.quoted_string(column) is not None:
             return
+        ref = self.scope.column(column)
         pg_type = self.type_of(column)
         for literal in literals:
-            if not isinstance(literal, exp.Literal):
-                continue
-            if pg_type in _TEXT and not literal.is_string:
-                literal.replace(exp.Literal.string(literal.this))
-            elif pg_type in _NUMERIC and literal.is_string:
-                if not re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", literal.this):
-                    raise Untranslatable(f"compares the number column {column.name} with the text "
-                                         f"'{literal.this}' (never equal in SQLite, an error in PostgreSQL)")
-                literal.replace(exp.Literal.number(literal.this.strip()))
+            if not isinstance(literal, exp.Literal) or (pg_type is None and ref.affinity is None):
+                continue  # a view's computed column: nothing known to convert by
+            shown = f"'{literal.this}'" if literal.is_string else literal.this
+            numeric_text = literal.is_string and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*",
+                                                              literal.this)
+            if pg_type == "boolean":
+                if literal.is_string or literal.this not in {"0", "1"}:
+                    raise Untranslatable(f"compares the boolean column {column.name} with {shown}")
+                literal.replace(exp.Boolean(this=literal.this == "1"))
+            elif ref.affinity in {"TEXT", None} and pg_type in _TEXT:
+                if not literal.is_string:
+                    literal.replace(exp.Literal.string(literal.this))
+            elif ref.affinity in {"INTEGER", "REAL", "NUMERIC", None} and pg_type in _NUMERIC:
+                if numeric_text:
+                    literal.replace(exp.Literal.number(literal.this.strip()))
+                elif literal.is_string:
+                    raise Untranslatable(f"compares the number column {column.name} with the text {shown} "
+                                         "(never equal in SQLite, an error in PostgreSQL)")
+            elif ref.affinity == "BLOB" and (literal.is_string == (pg_type in _TEXT)) and pg_type in _TEXT | _NUMERIC:
+                continue  # an untyped column: the constant's class is the one the column holds
+            else:
+                raise Untranslatable(f"compares the {pg_type or 'untyped'} column {column.name} with {shown}: "
+                                     "SQLite compares the stored value as it is, PostgreSQL converts the constant")
 
     def _typed_clock(self, node: exp.Expression) -> None:
         """``updated_at = CURRENT_TIMESTAMP`` (a comparison, or an UPDATE's SET): the clock in the column's type."""
@@ -334,14 +397,26 @@ class _Rewrite:
                 other.replace(exp.Var(this=rendered))
                 return
 
-    def _boolean_literal(self, node: exp.Expression) -> None:
-        """``flag = 1`` on a column PostgreSQL holds as boolean: compare with true."""
-        column, literal = node.this, node.expression
-        if isinstance(column, exp.Literal):
-            column, literal = literal, column
-        if (isinstance(column, exp.Column) and isinstance(literal, exp.Literal) and literal.this in {"0", "1"}
-                and self.type_of(column) == "boolean"):
-            literal.replace(exp.Boolean(this=literal.this == "1"))
+    def _nocase(self, node: exp.Expression) -> None:
+        """A comparison involving a COLLATE NOCASE column kept as text (--nocase lower, or no citext): SQLite
+        compares ignoring case, so both sides are compared as lower()."""
+        operands = [(key, value) for key, value in node.args.items()
+                    if key in {"this", "expression", "low", "high"} and isinstance(value, exp.Expression)]
+        operands += [("expressions", value) for value in node.args.get("expressions") or []]
+        folded = [v for _k, v in operands if isinstance(v, exp.Column) and self.quoted_string(v) is None
+                  and (ref := self.scope.column(v)).nocase and ref.pg_type != "citext"]
+        if not folded:
+            return
+        self.notes.append(f"{folded[0].name} is COLLATE NOCASE and stays text: compared as lower() on both sides")
+        for _key, value in operands:
+            value.replace(exp.Lower(this=value.copy()))
+
+    def truth(self, node: exp.Expression) -> exp.Expression:
+        """A value used as a condition: SQLite takes a number's truth (0 false, NULL unknown, else true);
+        PostgreSQL needs a boolean, so a number becomes ``(x <> 0)``."""
+        if self.type_of(node) in _NUMERIC:
+            return exp.Paren(this=exp.NEQ(this=node.copy(), expression=exp.Literal.number(0)))
+        return node
 
     def _typeof(self, node: exp.Expression) -> exp.Expression | None:
         call, literal = node.this, node.expression
@@ -350,7 +425,8 @@ class _Rewrite:
         if not (isinstance(node, exp.EQ) and isinstance(call, exp.Typeof) and isinstance(literal, exp.Literal)
                 and isinstance(call.this, exp.Column)):
             return None
-        if self.type_of(call.this) not in _TYPEOF_GUARANTEED.get(literal.this.lower(), set()):
+        # typeof() answers in lowercase: typeof(x) = 'INTEGER' is always false in SQLite
+        if self.type_of(call.this) not in _TYPEOF_GUARANTEED.get(literal.this, set()):
             raise Untranslatable("typeof() that the PostgreSQL column type does not guarantee")
         name = call.this.sql(dialect="sqlite")
         # typeof(NULL) is 'null': SQLite's test also refuses NULL, and that part must stay.
@@ -383,16 +459,32 @@ class _Rewrite:
         return exp.Paren(this=exp.JSONBExtractScalar(this=document, expression=exp.Literal.string(literal)))
 
 
-def translate(expression: exp.Expression, scope: Scope) -> Translated:
-    """``expression`` (parsed as SQLite) for PostgreSQL, or the reason it is not carried."""
+def translate(expression: exp.Expression, scope: Scope, *, condition: bool = False) -> Translated:
+    """``expression`` (parsed as SQLite) for PostgreSQL, or the reason it is not carried. ``condition``: it is
+    used as a truth value (a CHECK, a WHERE), so a number there becomes ``(x <> 0)``."""
     source = expression.sql(dialect="sqlite")
     rewrite = _Rewrite(scope)
     try:
         rewrite.check(expression)
-        pg = rewrite.rewrite(expression)
+        result_type = rewrite.type_of(expression)
+        pg = rewrite.rewrite(expression, condition)
     except Untranslatable as exc:
         return Translated(source, None, str(exc))
-    return Translated(source, pg.sql(dialect="postgres"), None, tuple(dict.fromkeys(rewrite.notes)))
+    return Translated(source, pg.sql(dialect="postgres"), None, tuple(dict.fromkeys(rewrite.notes)), result_type)
+
+
+def sqlite_affinity(declared: str) -> str:
+    """The affinity SQLite gives a column declared ``declared`` (sqlite.org/datatype3.html#affname)."""
+    upper = declared.upper()
+    if "INT" in upper:
+        return "INTEGER"
+    if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if "BLOB" in upper or not upper.strip():
+        return "BLOB"
+    if any(word in upper for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
 
 
 def clock_kind(node: exp.Expr) -> str | None:

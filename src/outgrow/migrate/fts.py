@@ -27,6 +27,16 @@ class FullText:
     content: str | None  # None: the FTS table stores its text; "": contentless; else the content table
     content_rowid: str | None
     config: str  # PostgreSQL text search configuration: simple, or english for the porter stemmer
+    tokenizer: str = ""  # SQLite's tokenize= option as declared
+
+    @property
+    def problem(self) -> str | None:
+        """Why the index cannot be rebuilt alike in PostgreSQL, if it cannot."""
+        if "trigram" in self.tokenizer:
+            return "the trigram tokenizer matches substrings; its PostgreSQL equivalent is a pg_trgm index"
+        if self.tokenizer and not re.match(r"(porter|unicode61|ascii|simple)\b", self.tokenizer):
+            return f"the tokenizer {self.tokenizer!r} has no PostgreSQL text search equivalent here"
+        return None
 
 
 def read_full_text(create_sql: str) -> FullText | None:
@@ -36,11 +46,14 @@ def read_full_text(create_sql: str) -> FullText | None:
         return None
     module = match.group(1).lower()
     columns, indexed, options = [], [], {}
+    not_indexed: set[str] = set()
     for argument in _split(match.group(2)):
         key, equals, value = argument.partition("=")
         # FTS3 knows only tokenize=; its other "options" are columns (sqlite.org/fts3.html#fts4_options)
         option = equals and re.fullmatch(r"\s*[A-Za-z_]+\s*", key)
         if option and (module != "fts3" or key.strip().lower() == "tokenize"):
+            if key.strip().lower() == "notindexed":  # FTS4 takes one notindexed= per column
+                not_indexed.add(_unquote(value.strip()).lower())
             options[key.strip().lower()] = _unquote(value.strip())
             continue
         named = _COLUMN.match(argument)
@@ -50,11 +63,10 @@ def read_full_text(create_sql: str) -> FullText | None:
         columns.append(name)
         if not any(w.upper() == "UNINDEXED" for w in named.group(2).split()):
             indexed.append(name)
-    not_indexed = {options.get("notindexed", "").lower()} - {""}
     indexed = [c for c in indexed if c.lower() not in not_indexed]
     tokenizer = options.get("tokenize", "").lower()
     return FullText(module, tuple(columns), tuple(indexed), options.get("content"), options.get("content_rowid"),
-                    "english" if "porter" in tokenizer else "simple")
+                    "english" if "porter" in tokenizer else "simple", tokenizer)
 
 
 def tsvector_sql(full_text: FullText, column_names: dict[str, str]) -> str:
@@ -65,9 +77,11 @@ def tsvector_sql(full_text: FullText, column_names: dict[str, str]) -> str:
 
 
 def match_note(table: str, document: str, full_text: FullText) -> str:
+    stemming = (" 'english' stems like porter but also drops stop words;" if full_text.config == "english" else "")
     return (f"MATCH -> @@: WHERE {table} MATCH :q becomes WHERE {document} @@ websearch_to_tsquery("
             f"'{full_text.config}', :q) (FTS query syntax - NEAR, prefix*, column filters - differs; bm25() -> "
-            "ts_rank())")
+            f"ts_rank());{stemming} SQLite's unicode61 tokenizer folds diacritics by default, "
+            f"'{full_text.config}' keeps them (the unaccent extension folds them)")
 
 
 def _split(arguments: str) -> list[str]:

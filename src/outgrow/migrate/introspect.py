@@ -40,6 +40,7 @@ class Index:
     origin: str  # "c" CREATE INDEX, "u" UNIQUE constraint, "pk" primary key
     partial: bool
     sql: str = ""  # the CREATE INDEX statement, for partial and expression indexes
+    collations: tuple[str, ...] = ()  # each key part's collation (NOCASE, BINARY...), as SQLite compares it
 
 
 @dataclass(frozen=True)
@@ -184,14 +185,13 @@ def _sequences(conn: sqlite3.Connection) -> dict[str, int]:
 def _indexes(conn: sqlite3.Connection, table: str) -> list[Index]:
     indexes = []
     for _seq, name, unique, origin, partial in conn.execute("SELECT * FROM pragma_index_list(?)", (table,)):
-        columns = tuple(
-            column or ""
-            for _seqno, _cid, column, _desc, _coll, key in conn.execute("SELECT * FROM pragma_index_xinfo(?)", (name,))
-            if key
-        )
+        parts = [(column or "", collation or "BINARY") for _seqno, _cid, column, _desc, collation, key
+                 in conn.execute("SELECT * FROM pragma_index_xinfo(?)", (name,)) if key]
+        columns = tuple(column for column, _ in parts)
         row = conn.execute("SELECT coalesce(sql, '') FROM sqlite_schema WHERE type = 'index' AND name = ?",
                            (name,)).fetchone()
-        indexes.append(Index(name, columns, bool(unique), origin, bool(partial), row[0] if row else ""))
+        indexes.append(Index(name, columns, bool(unique), origin, bool(partial), row[0] if row else "",
+                             tuple(collation.upper() for _, collation in parts)))
     return sorted(indexes, key=lambda i: i.name)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from outgrow.errors import ConfigurationError, MigrationError
 from outgrow.migrate.checks import read_checks
 from outgrow.migrate.defaults import translate_default
-from outgrow.migrate.expressions import TableScope, Untranslatable
+from outgrow.migrate.expressions import TableScope, Untranslatable, sqlite_affinity
 from outgrow.migrate.introspect import ForeignKey, Table, open_source, quote, read_schema
 from outgrow.migrate.orphans import dangling_foreign_keys, orphans
 from outgrow.migrate.plan_model import (
@@ -157,7 +157,8 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
         if identity_next > INT64_MAX:
             identity_next = None
             skipped.append((f"identity {alias}", "the counter is at the 64-bit maximum, so it has no next value"))
-    citext_columns = _collations(table, column_plans, facts)
+    remarks: list[str] = []
+    citext_columns, nocase = _collations(table, column_plans, facts, skipped, remarks)
     for column_plan in column_plans:
         if not column_plan.identity:
             column_plan.default, problem = translate_default(column_plan.source.default_sql, column_plan.rule,
@@ -177,7 +178,9 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
         if progress is not None:
             progress(1)
     scope = TableScope({p.source.name.lower(): (p.name, p.choice.pg_type) for p in column_plans},
-                       text_order_same=facts.text_order_same)
+                       text_order_same=facts.text_order_same,
+                       affinities={c.name.lower(): sqlite_affinity(c.declared) for c in table.columns},
+                       nocase=frozenset(nocase))
     checks = read_checks(table.sql, scope) if "CHECK" in table.sql.upper() else []
     generated_types = {c.name: (target_identifier(c.name, style), rule_for(c.declared).choose().pg_type)
                        for c in table.columns if c.hidden in (2, 3)}
@@ -190,7 +193,8 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
         name=names[table.name],
         columns=column_plans,
         checks=[c for c in checks if c.pg_sql],
-        notes=list(dict.fromkeys([f"CHECK ({c.source}): {c.note}" for c in checks if c.note] + objects.notes)),
+        notes=list(dict.fromkeys(remarks + [f"CHECK ({c.source}): {c.note}" for c in checks if c.note]
+                                 + objects.notes)),
         primary_key=tuple(column_names[c] for c in table.primary_key),
         uniques=objects.uniques,
         indexes=objects.indexes,
@@ -201,9 +205,11 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
     )
 
 
-def _collations(table: Table, column_plans: list[ColumnPlan], facts: _Facts) -> set[str]:
+def _collations(table: Table, column_plans: list[ColumnPlan], facts: _Facts, skipped: list[tuple[str, str]],
+                notes: list[str]) -> tuple[set[str], set[str]]:
     """NOCASE text columns become citext when the target has it; with --collation C every other text column
-    compares bytes like SQLite. Returns the (lowercase) names of the citext columns."""
+    compares bytes like SQLite. Returns the (lowercase) names of the citext columns and of every NOCASE one;
+    what changes meaning goes to ``notes`` (NOCASE kept as text) or ``skipped`` (RTRIM)."""
     try:
         declared = column_collations(table.sql)
     except Untranslatable:
@@ -218,7 +224,14 @@ def _collations(table: Table, column_plans: list[ColumnPlan], facts: _Facts) -> 
             citext.add(column.source.name.lower())
         elif base in {"text", "varchar"} and facts.collation == "C":
             column.collation = "C"
-    return citext
+        collation = declared.get(column.source.name.lower())
+        if collation == "NOCASE" and column.source.name.lower() not in citext:
+            notes.append(f"column {column.source.name} is COLLATE NOCASE and stays {column.choice.pg_type}: its "
+                         "unique rules hold on lower(); an application's = on it becomes case-sensitive")
+        elif collation == "RTRIM":
+            skipped.append((f"collation of {column.source.name}", "COLLATE RTRIM (trailing spaces ignored when "
+                                                                  "comparing) has no PostgreSQL equivalent"))
+    return citext, nocase
 
 
 def _type_empty_foreign_key_columns(plan: MigrationPlan) -> None:

@@ -2,8 +2,9 @@
 
 A :class:`QueryScope` knows every migrated table (and view) by its SQLite name, with each column's PostgreSQL
 name and type, so :mod:`outgrow.migrate.expressions` can rewrite a whole statement: tables become
-schema-qualified quoted names, columns quoted names, aliases stay as written (PostgreSQL folds them the same
-way on both sides of the statement), and ``NEW``/``OLD`` stay the trigger's records.
+schema-qualified quoted names, columns quoted names, table aliases quoted in lowercase everywhere they appear
+(SQLite matches them ignoring case; quoting keeps any character harmless), and ``NEW``/``OLD`` stay the
+trigger's records.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class Relation:
 
     name: str
     columns: dict[str, tuple[str, str | None]]
+    affinities: dict[str, str] = field(default_factory=dict)  # lowercase SQLite name -> SQLite affinity
+    nocase: frozenset[str] = frozenset()  # lowercase SQLite names declared COLLATE NOCASE
 
 
 @dataclass
@@ -34,6 +37,7 @@ class QueryScope:
     aliases: dict[str, str] = field(default_factory=dict)  # alias (lowercase) -> lowercase SQLite table
     used: set[str] = field(default_factory=set)  # lowercase SQLite tables the statement reads or writes
     outputs: set[str] = field(default_factory=set)  # lowercase output aliases (SELECT x AS total)
+    notes: list[str] = field(default_factory=list)  # remarks gathered while translating (for the plan)
 
     def bind(self, statement: exp.Expression) -> None:
         """Learn the statement's table references and aliases (before translating it)."""
@@ -47,6 +51,8 @@ class QueryScope:
                 raise Untranslatable(f"uses {table.name!r}, which is not migrated")
             self.used.add(name)
             if table.alias:
+                if table.args["alias"].columns:
+                    raise Untranslatable("a table alias with a column list")
                 self.aliases[table.alias.lower()] = name
         self.outputs |= {alias.alias.lower() for alias in statement.find_all(exp.Alias)}
 
@@ -58,7 +64,7 @@ class QueryScope:
         if qualifier:
             lowered = qualifier.lower()
             if lowered in self.aliases:
-                return self._ref(self.relations[self.aliases[lowered]], node.name, qualifier, quoted=False)
+                return self._ref(self.relations[self.aliases[lowered]], node.name, lowered, quoted=True)
             if lowered in self.relations:
                 relation = self.relations[lowered]
                 return self._ref(relation, node.name, relation.name, quoted=True)
@@ -72,14 +78,18 @@ class QueryScope:
             if isinstance(node.this, exp.Identifier) and node.this.quoted:
                 return ColumnRef(node.name, None, known=False)
             raise Untranslatable(f"names an unknown column {node.name!r}")
-        types = {r.columns[node.name.lower()][1] for r in found}
-        return ColumnRef(found[0].columns[node.name.lower()][0], types.pop() if len(types) == 1 else None)
+        lowered, relation = node.name.lower(), found[0]
+        types = {r.columns[lowered][1] for r in found}
+        alone = len(found) == 1  # several tables have it: SQLite would call it ambiguous; nothing is assumed
+        return ColumnRef(relation.columns[lowered][0], types.pop() if len(types) == 1 else None,
+                         affinity=relation.affinities.get(lowered) if alone else None,
+                         nocase=alone and lowered in relation.nocase)
 
     def table(self, node: exp.Table) -> exp.Table:
         relation = self.relations[node.name.lower()]
         new = exp.table_(exp.to_identifier(relation.name, quoted=True), db=exp.to_identifier(self.schema, quoted=True))
-        if node.args.get("alias") is not None:
-            new.set("alias", node.args["alias"].copy())
+        if node.alias:
+            new.set("alias", exp.TableAlias(this=exp.to_identifier(node.alias.lower(), quoted=True)))
         return new
 
     def _ref(self, relation: Relation, name: str, qualifier: str, *, quoted: bool) -> ColumnRef:
@@ -88,7 +98,8 @@ class QueryScope:
         column = relation.columns.get(name.lower())
         if column is None:
             raise Untranslatable(f"names an unknown column {name!r} of {relation.name}")
-        return ColumnRef(column[0], column[1], qualifier, qualifier_quoted=quoted)
+        return ColumnRef(column[0], column[1], qualifier, qualifier_quoted=quoted,
+                         affinity=relation.affinities.get(name.lower()), nocase=name.lower() in relation.nocase)
 
 
 def _is_cte(table: exp.Table, name: str) -> bool:

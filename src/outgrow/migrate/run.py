@@ -20,6 +20,7 @@ from outgrow.migrate.introspect import open_source
 from outgrow.migrate.load import LoadOptions, OnError, TableReport, load_plan
 from outgrow.migrate.plan import IdentifierStyle, MigrationPlan, TablePlan, TargetFacts, build_plan
 from outgrow.migrate.preflight import PreflightCheck, preflight, target_facts
+from outgrow.migrate.rehearse import rehearse
 from outgrow.migrate.rows import iter_rows, key_offset, row_identity
 from outgrow.migrate.values import Rejection
 from outgrow.settings import Settings
@@ -157,8 +158,14 @@ def migrate(
     plan = _plan(source, config, schema, identifiers, facts, collation, nocase, progress)
     if not data_only:
         checks.append(_existing_tables(conninfo, plan, replace))
-    report = MigrationReport(plan=plan, target=masked, preflight=checks, dry_run=dry_run, fk_not_valid=fk_not_valid)
     failed = [c for c in checks if not c.ok]
+    if not data_only and not failed:
+        try:
+            rehearse(plan, conninfo)  # what PostgreSQL refuses becomes "not carried", before anything is written
+        except psycopg.Error as exc:
+            raise MigrationError(f"the schema rehearsal on the target failed: {str(exc).splitlines()[0]}",
+                                 hint="nothing was written") from None
+    report = MigrationReport(plan=plan, target=masked, preflight=checks, dry_run=dry_run, fk_not_valid=fk_not_valid)
     if dry_run:
         report.seconds = time.perf_counter() - started
         return report

@@ -7,10 +7,12 @@ from collections.abc import Callable
 
 from psycopg import sql
 
+from outgrow.migrate.expressions import Untranslatable, sqlite_affinity
 from outgrow.migrate.fts import FullText, match_note, tsvector_sql
 from outgrow.migrate.introspect import SourceSchema
-from outgrow.migrate.plan_model import MigrationPlan, ObjectPlan, TablePlan
+from outgrow.migrate.plan_model import MAX_IDENTIFIER_BYTES, MigrationPlan, ObjectPlan, TablePlan
 from outgrow.migrate.queries import QueryScope, Relation
+from outgrow.migrate.table_objects import column_collations
 from outgrow.migrate.triggers import plan_trigger
 from outgrow.migrate.views import plan_view
 
@@ -22,8 +24,14 @@ def plan_schema_objects(plan: MigrationPlan, source: SourceSchema, name_of: Call
     """Add the source's views, triggers and external-content FTS indexes to ``plan.objects``, or each to
     ``plan.skipped`` with its reason. ``name_of`` gives a SQLite name's PostgreSQL spelling."""
     views, triggers = source.views, source.triggers
-    relations = {t.source.name.lower(): Relation(t.name, _columns(t)) for t in plan.tables}
+    relations = {t.source.name.lower(): _relation(t) for t in plan.tables}
+    relation_names = {t.name for t in plan.tables}  # tables and views share one namespace per schema
+    function_names: set[str] = set()
     for name, create_sql in views:
+        problem = _name_problem(name_of(name), relation_names)
+        if problem:
+            plan.skipped.append(("view", name, problem))
+            continue
         scope = QueryScope(plan.schema, relations, text_order_same)
         planned, problem, relation = plan_view(name, create_sql, scope, name_of(name), server_version)
         if planned is None or relation is None:
@@ -31,8 +39,14 @@ def plan_schema_objects(plan: MigrationPlan, source: SourceSchema, name_of: Call
             continue
         plan.objects.append(planned)
         relations[name.lower()] = relation
+        relation_names.add(planned.target)
     views_by_name = {o.name.lower() for o in plan.objects}
     for name, create_sql in triggers:
+        problem = _name_problem(f"{name_of(name)}_fn", function_names)
+        if problem:
+            plan.skipped.append(("trigger", name, f"its function: {problem}"))
+            continue
+        function_names.add(f"{name_of(name)}_fn")
         scope = QueryScope(plan.schema, {k: v for k, v in relations.items() if k not in views_by_name},
                            text_order_same)
         planned_trigger, problem = plan_trigger(name, create_sql, scope, name_of(name))
@@ -42,6 +56,27 @@ def plan_schema_objects(plan: MigrationPlan, source: SourceSchema, name_of: Call
             plan.objects.append(planned_trigger)
     for name, full_text in source.external_full_text:
         _external_full_text(plan, name, full_text, name_of)
+
+
+def _name_problem(target: str, taken: set[str]) -> str | None:
+    if len(target.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+        return f"the name {target!r} is over PostgreSQL's {MAX_IDENTIFIER_BYTES} bytes"
+    if target in taken:
+        return f"the name {target!r} is already taken in the target schema"
+    return None
+
+
+def _relation(table: TablePlan) -> Relation:
+    try:
+        collations = column_collations(table.source.sql)
+    except Untranslatable:
+        collations = {}
+    affinities = {c.name.lower(): sqlite_affinity(c.declared) for c in table.source.columns}
+    alias = next((c.source.name.lower() for c in table.columns if c.identity), None)
+    if alias is not None:
+        affinities.update(dict.fromkeys(("rowid", "_rowid_", "oid"), "INTEGER"))
+    return Relation(table.name, _columns(table), affinities,
+                    frozenset(name for name, collation in collations.items() if collation == "NOCASE"))
 
 
 def _columns(table: TablePlan) -> dict[str, tuple[str, str | None]]:
@@ -61,6 +96,9 @@ def _external_full_text(plan: MigrationPlan, name: str, full_text: FullText, nam
     """An FTS table over a content table: the content table's rows are copied once (as that table); the
     index is a GIN index on the same tsvector expression there."""
     content = next((t for t in plan.tables if t.source.name.lower() == (full_text.content or "").lower()), None)
+    if full_text.problem is not None:
+        plan.skipped.append(("virtual table", name, full_text.problem))
+        return
     if content is None:
         plan.skipped.append(("virtual table", name, f"its content table {full_text.content!r} is not migrated"))
         return

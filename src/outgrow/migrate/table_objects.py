@@ -59,7 +59,9 @@ def column_collations(create_sql: str) -> dict[str, str]:
         return {}
     tree = parse_sqlite(create_sql, "CREATE TABLE")
     found = {}
-    for column in tree.find_all(exp.ColumnDef):
+    schema = tree.this if isinstance(tree.this, exp.Schema) else None
+    # only the table's own column definitions: UNIQUE (name COLLATE NOCASE) collates that constraint, not the column
+    for column in (c for c in (schema.expressions if schema else []) if isinstance(c, exp.ColumnDef)):
         for constraint in column.constraints:
             if isinstance(constraint.kind, exp.CollateColumnConstraint):
                 found[column.name.lower()] = constraint.kind.this.name.upper()
@@ -85,14 +87,17 @@ def plan_table_objects(table: Table, target_name: str, scope: TableScope, index_
     keys = _KeyRules(indexed, collations, citext_columns, objects.notes)
     for index in table.indexes:
         if index.origin == "pk":
-            if any(collations.get(c.lower()) == "NOCASE" and c.lower() not in citext_columns for c in index.columns):
+            if any(k == "NOCASE" and c.lower() not in citext_columns for c, k in zip(index.columns, index.collations,
+                                                                                    strict=False)):
                 # The primary key stays as declared (case-sensitive); this index keeps SQLite's NOCASE uniqueness.
-                objects.indexes.append(IndexPlan(_bounded(f"{target_name}_nocase_pkey"),
-                                                 tuple(keys.column(c, None) for c in index.columns), True))
+                objects.indexes.append(IndexPlan(_bounded(f"{target_name}_nocase_pkey"), tuple(
+                    keys.column(c, k) for c, k in zip(index.columns, index.collations, strict=False)), True))
             continue
         try:
             if index.origin == "u":
-                parts = tuple(keys.column(c, None) for c in index.columns)
+                # index_xinfo gives each part's collation: UNIQUE (name COLLATE NOCASE) included
+                parts = tuple(keys.column(c, k) for c, k in zip(index.columns, index.collations or
+                                                                (None,) * len(index.columns), strict=False))
                 if all(p.startswith('"') for p in parts):
                     objects.uniques.append(tuple(indexed.columns[c.lower()][0] for c in index.columns))
                 else:
@@ -108,6 +113,9 @@ def plan_table_objects(table: Table, target_name: str, scope: TableScope, index_
 
 
 def _full_text(full_text: FullText, target_name: str, scope: TableScope, objects: TableObjects) -> None:
+    if full_text.problem is not None:  # the rows are carried all the same; only the index is not
+        objects.problems.append(("full-text index", full_text.problem))
+        return
     names = {c: target for c, (target, _type) in scope.columns.items()}
     document = DOCUMENT_COLUMN if DOCUMENT_COLUMN not in names.values() else DOCUMENT_COLUMN + "_"
     objects.generated.append(GeneratedColumn(document, "tsvector", tsvector_sql(full_text, names),
@@ -177,7 +185,7 @@ def _created_index(index: Index, name: str, scope: TableScope, keys: _KeyRules) 
         clause = tree.find(exp.Where)
         if clause is None:
             raise _NotCarried("no WHERE found in a partial index")
-        translated = translate(clause.this, scope)
+        translated = translate(clause.this, scope, condition=True)
         if translated.pg_sql is None:
             raise _NotCarried(f"WHERE {translated.source}: {translated.problem}")
         keys.notes.extend(translated.notes)
@@ -203,6 +211,19 @@ def _generated(table: Table, name: str, target: str, pg_type: str, scope: TableS
         if "unknown column" in problem:
             problem += " (a generated column: PostgreSQL cannot compute one from another)"
         objects.problems.append((f"column {name}", f"generated AS ({translated.source}): {problem}"))
+        return
+    computed_type = translated.result_type
+    declared = next(c.declared for c in table.columns if c.name == name)
+    if not declared.strip():
+        if computed_type is None:  # SQLite keeps whatever type the expression gives: it must be known here
+            objects.problems.append((f"column {name}", f"generated AS ({translated.source}) with no declared type "
+                                                       "and a result type outgrow cannot tell"))
+            return
+        pg_type = computed_type
+    elif pg_type == "bigint" and computed_type != "bigint":
+        objects.problems.append((f"column {name}", f"an INTEGER generated column computed as "
+                                                   f"{computed_type or 'a value of unknown type'}: SQLite keeps a "
+                                                   "fraction, PostgreSQL would round it"))
         return
     objects.notes.extend(translated.notes)
     objects.generated.append(GeneratedColumn(target, pg_type, translated.pg_sql, translated.source))

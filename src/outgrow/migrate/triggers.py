@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
+import uuid
 
 import sqlglot
 from psycopg import sql
@@ -35,7 +37,7 @@ _HEADER = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _RAISE_ACTIONS = {"ABORT", "FAIL", "ROLLBACK"}
-_LEAVE = "__outgrow_leave__"  # replaced by "clear the recursion flag, RETURN NULL"
+_LEAVE = f"__outgrow_leave_{uuid.uuid4().hex}__"  # replaced by "clear the recursion flag, RETURN NULL"
 
 
 def _unquote(name: str) -> str:
@@ -61,13 +63,14 @@ def plan_trigger(name: str, create_sql: str, scope: QueryScope, target_name: str
         "NEW": table, "OLD": table}
     scope.used = {table}
     relation = scope.relations[table]
+    named = [_unquote(c.strip()) for c in header["columns"].split(",")] if header["columns"] else []
+    unknown = [c for c in named if c.lower() not in relation.columns]
+    if unknown:
+        return None, f"UPDATE OF names an unknown column {unknown[0]!r}"
+    of_columns = [relation.columns[c.lower()][0] for c in named]
     try:
         when = _expression(header["when"], scope) if header["when"] else None
         body = [_statement(statement, scope) for statement in _parse_body(header["body"])]
-        of_columns = [relation.columns[_unquote(c.strip()).lower()][0]
-                      for c in header["columns"].split(",")] if header["columns"] else []
-    except KeyError as exc:
-        return None, f"UPDATE OF names an unknown column {exc}"
     except Untranslatable as exc:
         return None, str(exc)
     record = "NULL" if timing == "AFTER" else "OLD" if event == "DELETE" else "NEW"
@@ -80,15 +83,20 @@ def plan_trigger(name: str, create_sql: str, scope: QueryScope, target_name: str
         # recursive_triggers is off in SQLite: the trigger does not fire from its own statements.
         f"  IF current_setting('{flag}', true) = 'on' THEN RETURN {record}; END IF;",
         f"  PERFORM set_config('{flag}', 'on', true);",
-        *[f"  {line}".replace(_LEAVE, f"PERFORM set_config('{flag}', 'off', true); RETURN NULL;")
-          for statement in body for line in statement.splitlines()],
+        # statements are not re-indented: a line break inside a string literal must stay exactly as it is
+        *[statement.replace(_LEAVE, f"PERFORM set_config('{flag}', 'off', true); RETURN NULL;")
+          for statement in body],
         f"  PERFORM set_config('{flag}', 'off', true);",
         f"  RETURN {record};",
         "END",
     ]
     qualified_function = sql.Identifier(scope.schema, function).as_string(None)
-    create_function = (f"CREATE OR REPLACE FUNCTION {qualified_function}() RETURNS trigger LANGUAGE plpgsql AS "
-                       f"$outgrow$\n" + "\n".join(lines) + "\n$outgrow$")
+    text = "\n".join(lines)
+    tag = "$outgrow$"
+    while tag in text:  # the body quotes with a tag that occurs nowhere in it
+        tag = f"$outgrow_{secrets.token_hex(4)}$"
+    create_function = (f"CREATE FUNCTION {qualified_function}() RETURNS trigger LANGUAGE plpgsql AS "
+                       f"{tag}\n{text}\n{tag}")
     event_sql = event + (f" OF {', '.join(sql.Identifier(c).as_string(None) for c in of_columns)}"
                          if of_columns else "")
     create_trigger = (f"CREATE TRIGGER {sql.Identifier(target_name).as_string(None)} {timing} {event_sql} ON "
@@ -97,9 +105,18 @@ def plan_trigger(name: str, create_sql: str, scope: QueryScope, target_name: str
                       + f" EXECUTE FUNCTION {qualified_function}()")
     if header["temp"] is not None:
         return None, "a TEMP trigger belongs to one connection"
+    if timing == "AFTER" and _reads(header["body"] + " " + (header["when"] or ""), table):
+        scope.notes.append(f"an AFTER ... FOR EACH ROW trigger runs when the statement ends in PostgreSQL, after "
+                           f"each row in SQLite: what it reads of {table} can include later rows of the statement")
     return ObjectPlan("trigger", name, target_name, create_sql, (create_function, create_trigger),
+                      tuple(dict.fromkeys(scope.notes)),
                       drop=f"DROP FUNCTION IF EXISTS {qualified_function}() CASCADE",
                       owned=f"FUNCTION {qualified_function}()"), None
+
+
+def _reads(text: str, table: str) -> bool:
+    """Does trigger SQL read ``table`` (FROM/JOIN it), beyond writing it?"""
+    return re.search(rf"\b(FROM|JOIN)\s+[\"`\[]?{re.escape(table)}\b", text, re.IGNORECASE) is not None
 
 
 def _parse_body(body: str) -> list[exp.Expression]:
@@ -115,13 +132,14 @@ def _parse_body(body: str) -> list[exp.Expression]:
 def _expression(text: str, scope: QueryScope) -> str:
     tree = parse_sqlite(text, "WHEN")
     scope.bind(tree)
-    return _translated(tree, scope)
+    return _translated(tree, scope, condition=True)
 
 
-def _translated(tree: exp.Expression, scope: QueryScope) -> str:
-    translated = translate(tree, scope)
+def _translated(tree: exp.Expression, scope: QueryScope, *, condition: bool = False) -> str:
+    translated = translate(tree, scope, condition=condition)
     if translated.pg_sql is None:
         raise Untranslatable(f"{translated.source}: {translated.problem}")
+    scope.notes.extend(translated.notes)
     return translated.pg_sql
 
 
@@ -146,6 +164,8 @@ def _insert(statement: exp.Insert, scope: QueryScope) -> None:
     if alternative and alternative != "IGNORE":
         raise Untranslatable(f"INSERT OR {alternative}")
     if alternative:
+        scope.notes.append("INSERT OR IGNORE -> ON CONFLICT DO NOTHING: both skip a row that breaks a unique rule; "
+                           "SQLite also skips one that breaks NOT NULL or a CHECK, PostgreSQL raises")
         statement.set("alternative", None)
         statement.set("conflict", exp.OnConflict(action=exp.Var(this="DO NOTHING")))
     if not isinstance(statement.this, exp.Schema):
@@ -180,7 +200,7 @@ def _raise(select: exp.Select, scope: QueryScope) -> str:
     for condition, action_node in branches:
         if not (isinstance(action_node, exp.Anonymous) and action_node.name.upper() == "RAISE"):
             raise Untranslatable("a SELECT in a trigger body that is not a RAISE")
-        arms.append((_raise_condition(select, condition, scope), _raise_action(action_node)))
+        arms.append((_raise_condition(select, condition, scope), _raise_action(action_node, scope)))
     first, *rest = arms
     return (f"IF {first[0]} THEN {first[1]}" + "".join(f" ELSIF {check} THEN {action}" for check, action in rest)
             + " END IF;")
@@ -196,16 +216,22 @@ def _raise_condition(select: exp.Select, condition: exp.Expression | None, scope
     if select.args.get("from_") is not None:
         return f"EXISTS ({_translated(test, scope)})"
     if test.args.get("where") is not None:
-        return _translated(test.args["where"].this, scope)
+        return _translated(test.args["where"].this, scope, condition=True)
     return "true"
 
 
-def _raise_action(node: exp.Anonymous) -> str:
+def _raise_action(node: exp.Anonymous, scope: QueryScope) -> str:
     action = node.expressions[0].name.upper() if node.expressions else ""
     if action == "IGNORE":  # BEFORE: the row is skipped; AFTER: the rest of the trigger is
         return _LEAVE
     if action not in _RAISE_ACTIONS or len(node.expressions) != 2:
         raise Untranslatable(f"RAISE({action}) is not translated")
+    if action == "FAIL":
+        scope.notes.append("RAISE(FAIL): SQLite keeps the rows the statement changed before the failing one; "
+                           "PostgreSQL undoes the whole statement, as RAISE(ABORT) does")
+    elif action == "ROLLBACK":
+        scope.notes.append("RAISE(ROLLBACK): SQLite ends the whole transaction; PostgreSQL aborts it (the "
+                           "application must roll back)")
     message = node.expressions[1]
     if not (isinstance(message, exp.Literal) and message.is_string):
         raise Untranslatable("RAISE with a message that is not a constant")

@@ -11,14 +11,16 @@ import outgrow
 
 def test_top_level_api() -> None:
     assert sorted(outgrow.__all__) == sorted([
-        "AuthenticationFailed", "ConfigurationError", "Database", "DatabaseInfo", "DatabaseNotFound",
+        "AuthenticationFailed", "BackupDamaged", "BackupError", "ConfigurationError", "Database", "DatabaseInfo",
+        "DatabaseNotFound",
         "DatabaseUnavailable", "MigrationError", "NotASQLiteDatabase", "OutgrowError", "ServerUnreachable",
         "Settings", "VerificationFailed", "__version__", "connect", "describe_database",
     ])
 
 
 @pytest.mark.parametrize("module", ["outgrow", "outgrow.errors", "outgrow.dialects", "outgrow.demo",
-                                    "outgrow.testing", "outgrow.cli", "outgrow.migrate"])
+                                    "outgrow.testing", "outgrow.cli", "outgrow.migrate",
+                                    "outgrow.backup"])
 def test_every_exported_name_exists(module: str) -> None:
     loaded = importlib.import_module(module)
     for name in loaded.__all__:

@@ -10,6 +10,8 @@ from importlib.metadata import PackageNotFoundError, version
 from outgrow.engine import Database, connect
 from outgrow.errors import (
     AuthenticationFailed,
+    BackupDamaged,
+    BackupError,
     ConfigurationError,
     DatabaseNotFound,
     DatabaseUnavailable,
@@ -29,6 +31,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "AuthenticationFailed",
+    "BackupDamaged",
+    "BackupError",
     "ConfigurationError",
     "Database",
     "DatabaseInfo",

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationFailed",
+    "BackupDamaged",
+    "BackupError",
     "ConfigurationError",
     "DatabaseNotFound",
     "DatabaseUnavailable",
@@ -60,6 +62,14 @@ class MigrationError(OutgrowError):
 
 class VerificationFailed(MigrationError):
     """Row counts or content checksums differ between the source and the target."""
+
+
+class BackupError(OutgrowError):
+    """A backup, verification, restore or prune could not be done; nothing was replaced."""
+
+
+class BackupDamaged(BackupError):
+    """A stored backup does not match its manifest (hash, size, integrity or an unreadable archive)."""
 
 
 class DatabaseUnavailable(OutgrowError):

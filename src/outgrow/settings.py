@@ -7,6 +7,7 @@ know are ignored and never echoed: an application's ``.env`` holds secrets that 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -87,6 +88,8 @@ class Settings(BaseSettings):
         67108864, ge=-1, description="PRAGMA journal_size_limit: WAL size kept after a checkpoint (-1: no limit).")
     sqlite_transaction_mode: Literal["immediate", "deferred", "exclusive"] = Field(
         "immediate", description="How explicit transactions begin on SQLite: BEGIN IMMEDIATE, DEFERRED or EXCLUSIVE.")
+    backup_dir: Path | None = Field(None, description="Where backups are written and read (default: NAME-backups "
+                                    "beside a SQLite file, ./outgrow-backups for PostgreSQL).")
     pool_size: int = Field(5, ge=1, description="Connections kept open per process.")
     pool_max_overflow: int = Field(10, ge=0, description="Extra connections opened under load, closed when idle.")
     pool_timeout_s: float = Field(30.0, gt=0, description="Seconds to wait for a free pooled connection.")

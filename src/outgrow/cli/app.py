@@ -8,6 +8,7 @@ import sys
 import typer
 
 from outgrow.cli import demo_command, info_command, migrate_command
+from outgrow.cli.backup_command import backup_app
 from outgrow.cli.render import print_error
 from outgrow.errors import OutgrowError
 
@@ -24,6 +25,7 @@ app.command("info")(info_command.info)
 app.command("demo")(demo_command.demo)
 app.command("migrate")(migrate_command.migrate_cmd)
 app.command("verify")(migrate_command.verify_cmd)
+app.add_typer(backup_app, name="backup")
 
 
 def main() -> None:

@@ -1,0 +1,106 @@
+"""Where backups live. A :class:`Destination` stores named files; :class:`LocalDirectory` is the one there is
+today. An object store only has to implement the same five methods (the rest of outgrow never touches paths
+inside the destination)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Protocol
+
+from outgrow.errors import ConfigurationError
+
+__all__ = ["Destination", "LocalDirectory", "fsync_directory"]
+
+
+class Destination(Protocol):
+    def staging(self) -> AbstractContextManager[Path]:
+        """A temporary local directory to build files in before ``put`` (on the same filesystem when it can be,
+        so ``put`` is a rename, not a copy)."""
+        ...
+
+    def put(self, name: str, source: Path) -> None:
+        """Store ``source`` under ``name``, atomically: a reader sees the whole file or none."""
+        ...
+
+    def fetch(self, name: str, target: Path) -> None:
+        """Copy ``name`` to the local file ``target``."""
+        ...
+
+    def names(self) -> list[str]:
+        ...
+
+    def read_text(self, name: str) -> str:
+        ...
+
+    def delete(self, name: str) -> None:
+        ...
+
+
+def fsync_directory(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable (POSIX: the directory entry is data of the directory)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalDirectory:
+    """A directory on this machine (created when missing, 0700: backups hold the application's data)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create the backup directory {path}: {exc.strerror}") from None
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ConfigurationError(f"the backup directory {path} is not writable")
+
+    def __repr__(self) -> str:
+        return f"LocalDirectory({str(self.path)!r})"
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    @contextmanager
+    def staging(self) -> Iterator[Path]:
+        directory = Path(tempfile.mkdtemp(prefix=".outgrow-staging-", dir=self.path))
+        try:
+            yield directory
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def put(self, name: str, source: Path) -> None:
+        target = self.path / name
+        os.chmod(source, 0o600)  # a backup is the application's data: readable by its owner only
+        with source.open("rb") as handle:
+            os.fsync(handle.fileno())
+        if source.stat().st_dev == self.path.stat().st_dev:
+            os.replace(source, target)
+        else:
+            staged = self.path / f".{name}.partial"
+            shutil.copyfile(source, staged)
+            os.chmod(staged, 0o600)
+            with staged.open("rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(staged, target)
+        fsync_directory(self.path)
+
+    def fetch(self, name: str, target: Path) -> None:
+        shutil.copyfile(self.path / name, target)
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.path.iterdir() if p.is_file() and not p.name.startswith("."))
+
+    def read_text(self, name: str) -> str:
+        return (self.path / name).read_text(encoding="utf-8")
+
+    def delete(self, name: str) -> None:
+        (self.path / name).unlink(missing_ok=True)
+        fsync_directory(self.path)

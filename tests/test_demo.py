@@ -74,6 +74,9 @@ def test_demo_command_json(outgrow_cli: list[str], tmp_path: Path) -> None:
     assert data["info"]["engine"] == "sqlite"
     assert data["info"]["pragmas"]["journal_mode"] == "wal"
     assert data["migration"] is None
+    backup = data["backup"]  # backed up, verified and restored to a scratch path with the same rows
+    assert backup["same_rows"] is True and backup["restored"] == str(tmp_path / "d" / "restored.db")
+    assert (tmp_path / "d" / "backups" / f"{backup['id']}.json").is_file()
 
 
 @pytest.mark.postgres

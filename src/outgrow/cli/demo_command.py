@@ -76,6 +76,14 @@ def _as_dict(report: DemoReport) -> dict[str, Any]:
             "latency": report.traffic.summary(),
         },
         "info": report.info.to_dict(),
+        "backup": None if report.backup is None else {
+            "id": report.backup.manifest.id, "size": report.backup.manifest.size,
+            "stored_size": report.backup.manifest.stored_size,
+            "backup_seconds": report.backup.manifest.duration_seconds,
+            "verify_seconds": round(report.backup.verify_seconds, 3),
+            "restore_seconds": round(report.backup.restore_seconds, 3), "restored": str(report.backup.restored),
+            "same_rows": report.backup.same_rows,
+        },
         "migration": None if report.migration is None else {
             "postgres_url": mask_url(report.postgres_url or ""),
             "seconds": round(report.migration.seconds, 3),
@@ -105,6 +113,13 @@ def _render(report: DemoReport) -> None:
         table.add_row(kind, f"{row['count']:.0f}", f"{row['p50_ms']:.2f}", f"{row['p95_ms']:.2f}")
     console.print(table)
     render_info(report.info)
+    if report.backup is not None:
+        drill = report.backup
+        console.print(f"[bold]backed up[/] {drill.manifest.size / 2**20:.1f} MiB -> "
+                      f"{drill.manifest.stored_size / 2**20:.1f} MiB in {drill.manifest.duration_seconds:.2f}s "
+                      f"(integrity {drill.manifest.integrity}); verified in {drill.verify_seconds:.2f}s; restored to "
+                      f"{escape(str(drill.restored))} in {drill.restore_seconds:.2f}s, "
+                      + ("[green]same rows in every table[/]" if drill.same_rows else "[red]row counts differ[/]"))
     if report.migration is not None:
         migration = report.migration
         rows = sum(t.rows for t in migration.tables)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
+from outgrow.backup import LocalDirectory, Manifest, RetentionPolicy, create_backup, prune_backups, restore_backup
+from outgrow.backup import verify as verify_backup
 from outgrow.demo.seed import SeedPlan, SeedReport, create_schema, seed_database
 from outgrow.demo.traffic import TrafficReport, run_traffic
 from outgrow.embedded import embedded_server_url
@@ -19,10 +23,20 @@ from outgrow.info import DatabaseInfo, describe_database
 from outgrow.migrate import MigrationReport, migrate
 from outgrow.settings import Settings
 
-__all__ = ["DemoReport", "prepare_directory", "run_demo"]
+__all__ = ["DemoBackup", "DemoReport", "prepare_directory", "run_demo"]
 
 DEMO_DATABASE = "app.db"
 DEMO_PG_DATABASE = "outgrow_demo"
+RESTORED_DATABASE = "restored.db"
+
+
+@dataclass(frozen=True)
+class DemoBackup:
+    manifest: Manifest
+    verify_seconds: float
+    restore_seconds: float
+    restored: Path
+    same_rows: bool  # every table of the restored copy has the original's row count
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,7 @@ class DemoReport:
     seconds: float
     migration: MigrationReport | None = None
     postgres_url: str | None = None
+    backup: DemoBackup | None = None
 
 
 def prepare_directory(directory: Path) -> Path:
@@ -42,8 +57,9 @@ def prepare_directory(directory: Path) -> Path:
         raise ConfigurationError(f"{directory} exists and is not a folder", hint="pass --dir with another path")
     directory.mkdir(parents=True, exist_ok=True)
     database = directory / DEMO_DATABASE
-    for stale in (database, database.with_name(DEMO_DATABASE + "-wal"), database.with_name(DEMO_DATABASE + "-shm")):
-        stale.unlink(missing_ok=True)
+    for name in (DEMO_DATABASE, RESTORED_DATABASE):
+        for suffix in ("", "-wal", "-shm"):
+            (directory / f"{name}{suffix}").unlink(missing_ok=True)
     return database
 
 
@@ -58,6 +74,7 @@ def run_demo(
     migrate_to_postgres: bool = False,
     migrate_progress: Callable[[int], None] | None = None,
     postgres_database: str = DEMO_PG_DATABASE,
+    backup: bool = True,
 ) -> DemoReport:
     """Create ``directory/app.db`` afresh, seed it, send it traffic, and describe it."""
     plan = plan or SeedPlan()
@@ -69,12 +86,35 @@ def run_demo(
         traffic = run_traffic(db, operations=traffic_operations, threads=traffic_threads,
                               progress=traffic_progress)
         info = describe_database(db)
+    drill = _backup_drill(database, directory) if backup else None
     migration, postgres_url = None, None
     if migrate_to_postgres:
         postgres_url = _fresh_demo_database(postgres_database)
         migration = migrate(database, postgres_url, replace=True, progress=migrate_progress)
     return DemoReport(database=database, seed=seed, traffic=traffic, info=info,
-                      seconds=time.perf_counter() - started, migration=migration, postgres_url=postgres_url)
+                      seconds=time.perf_counter() - started, migration=migration, postgres_url=postgres_url,
+                      backup=drill)
+
+
+def _backup_drill(database: Path, directory: Path) -> DemoBackup:
+    """Back the demo database up, verify the backup, restore it to a scratch path and compare row counts."""
+    folder = directory / "backups"
+    manifest = create_backup(database, folder)
+    prune_backups(LocalDirectory(folder), RetentionPolicy(last=3, daily=0, weekly=0))  # reruns do not pile up
+    checked = verify_backup(manifest.id, folder)
+    restored_path = directory / RESTORED_DATABASE
+    started = time.perf_counter()
+    restore_backup(manifest.id, folder, str(restored_path))
+    restore_seconds = time.perf_counter() - started
+    return DemoBackup(manifest, checked.seconds, restore_seconds, restored_path,
+                      _row_counts(database) == _row_counts(restored_path))
+
+
+def _row_counts(path: Path) -> dict[str, int]:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table' "
+                                              "AND name NOT LIKE 'sqlite_%'")]
+        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
 
 
 def _fresh_demo_database(name: str) -> str:

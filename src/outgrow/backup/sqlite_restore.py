@@ -88,7 +88,9 @@ def restore_sqlite(destination: Destination, manifest: Manifest, target: Path | 
         with destination.staging() as work:
             archive = work / manifest.file
             destination.fetch(manifest.file, archive)
-            expand(archive, staged, manifest, progress)
+            # the SHA-256 proves these are the bytes that passed integrity_check when the backup was made
+            # (verify re-runs the check; a restore need not spend the 8 s a 500 MB database takes)
+            expand(archive, staged, manifest, progress, check_integrity=False)
         with staged.open("rb") as handle:
             os.fsync(handle.fileno())
         if live and target.exists():

@@ -33,6 +33,7 @@ from outgrow.backup import (
     verify,
 )
 from outgrow.backup.schedule import run_schedule
+from outgrow.backup.sqlite_restore import restore_sqlite
 from outgrow.errors import BackupDamaged, BackupError
 
 WRITER = textwrap.dedent("""
@@ -186,8 +187,8 @@ def test_restore_under_an_open_connection_refuses_or_goes_live(tmp_path: Path) -
         assert child.stdout.readline().strip() == "ready"
         assert holders(database) == [child.pid]
         with pytest.raises(BackupError, match=f"open in process {child.pid}"):
-            restore_backup(manifest.id, folder)
-        result = restore_backup(manifest.id, folder, live=True)
+            restore_backup(manifest.id, folder, database=database)
+        result = restore_backup(manifest.id, folder, database=database, live=True)
         assert result.mode == "live" and result.replaced is not None  # type: ignore[union-attr]
         child.stdin.write("count\n")
         child.stdin.flush()
@@ -219,8 +220,9 @@ def test_litestream_managed_database_is_not_replaced_without_force(tmp_path: Pat
     manifest = create_backup(database, folder)
     (tmp_path / ".app.db-litestream").mkdir()
     with pytest.raises(BackupError, match="managed by Litestream"):
-        restore_backup(manifest.id, folder)
-    assert restore_backup(manifest.id, folder, force=True).mode == "replaced"  # type: ignore[union-attr]
+        restore_backup(manifest.id, folder, database=database)
+    result = restore_backup(manifest.id, folder, database=database, force=True)
+    assert result.mode == "replaced"  # type: ignore[union-attr]
 
 
 def test_retention_keeps_exactly_the_expected_set() -> None:
@@ -299,3 +301,94 @@ def test_schedule_backs_up_prunes_and_exports_gauges(tmp_path: Path) -> None:
     failures = metrics.registry.get_sample_value("outgrow_backup_failures_total",
                                                  {"database": str(database.absolute())})
     assert failures == 1  # counted, and the loop went on
+
+
+@pytest.mark.parametrize("name", ["a#1.db", "b?x.db", "c%41.db", "with space.db"])
+def test_file_names_with_uri_characters_are_backed_up_and_restored(tmp_path: Path, name: str) -> None:
+    database = make_database(tmp_path / name, rows=30)
+    folder = tmp_path / "backups"
+    manifest = create_backup(database, folder)
+    assert manifest.page_count and manifest.page_count > 2  # the database itself, not an empty namesake
+    # no namesake created by reading the name as a URI (a#1.db opened as "a")
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(name)] == ["backups"]
+    with closing(sqlite3.connect(database)) as conn:
+        conn.execute("DELETE FROM lines")
+        conn.commit()
+    restore_backup(manifest.id, folder, database=str(database))
+    assert consistent_rows(database) == (30, 30)
+
+
+def test_a_manifest_cannot_point_outside_its_directory(tmp_path: Path) -> None:
+    database = make_database(tmp_path / "app.db", rows=5)
+    folder = tmp_path / "backups"
+    good = create_backup(database, folder)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    evil = good.model_copy(update={"id": "evil-20200101T000000000000Z", "file": "../victim.txt"})
+    (folder / f"{evil.id}.json").write_text(evil.to_json())
+    assert [m.id for m in list_backups(LocalDirectory(folder))] == [good.id]  # not listed, so never pruned
+    prune_backups(LocalDirectory(folder), RetentionPolicy(last=1, daily=0, weekly=0))
+    assert victim.read_text() == "keep me"
+    with pytest.raises(BackupError, match="refusing the backup file name"):
+        LocalDirectory(folder).delete("../victim.txt")
+
+
+def test_restore_keeps_permissions_goes_through_symlinks_and_picks_the_right_database(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    database = make_database(real / "app.db", rows=8)
+    other = make_database(tmp_path / "other.db", rows=3)
+    database.chmod(0o600)
+    link = tmp_path / "app.db"
+    link.symlink_to(database)
+    folder = tmp_path / "backups"
+    mine = create_backup(database, folder)
+    create_backup(other, folder)  # newer, of another database, in the same directory
+    with closing(sqlite3.connect(database)) as conn:
+        conn.execute("DELETE FROM lines")
+        conn.commit()
+    result = restore_backup("latest", folder, database=str(link))
+    assert result.target == database.resolve() and link.is_symlink()  # type: ignore[union-attr]
+    assert consistent_rows(database) == (8, 8)
+    assert oct(database.stat().st_mode & 0o777) == "0o600"
+    assert find_backup(LocalDirectory(folder), "latest", source=str(database.resolve())).id == mine.id  # not the
+    # before-restore backup the restore just took, and not other.db's
+    prune_backups(LocalDirectory(folder), RetentionPolicy(last=1, daily=0, weekly=0), source=str(database.resolve()))
+    assert {m.source for m in list_backups(LocalDirectory(folder))} == {str(database.resolve()), str(other.resolve())}
+
+
+OPENER = textwrap.dedent("""
+    import sqlite3, sys, time
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("SELECT count(*) FROM lines").fetchone()
+    print("ready", flush=True)
+    time.sleep(60)
+""")
+
+
+def test_a_connection_opened_during_the_restore_stops_the_swap(tmp_path: Path) -> None:
+    database = make_database(tmp_path / "app.db", rows=20000)
+    folder = tmp_path / "backups"
+    manifest = create_backup(database, folder)
+    with closing(sqlite3.connect(database)) as conn:
+        conn.execute("DELETE FROM lines WHERE seq < -10")
+        conn.commit()
+    before = consistent_rows(database)
+    opened: list[subprocess.Popen[str]] = []
+
+    def open_it(_n: int) -> None:
+        if not opened:  # an application connects while the image is being decompressed
+            child = subprocess.Popen([sys.executable, "-c", OPENER, str(database)], stdout=subprocess.PIPE, text=True)
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+            opened.append(child)
+
+    try:
+        with pytest.raises(BackupError, match=r"in use|open in process"):
+            restore_sqlite(LocalDirectory(folder), manifest, database, progress=open_it)
+    finally:
+        for child in opened:
+            child.kill()
+            child.wait()
+    assert consistent_rows(database) == before
+    with closing(sqlite3.connect(database)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)  # put back as it was

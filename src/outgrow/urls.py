@@ -7,11 +7,13 @@ PostgreSQL with psycopg 3 only, so every PostgreSQL spelling becomes ``postgresq
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from urllib.parse import quote, urlencode
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["EXAMPLE_URLS", "engine_name", "mask_url", "normalize_url"]
+__all__ = ["EXAMPLE_URLS", "engine_name", "mask_url", "normalize_url", "sqlite_uri"]
 
 EXAMPLE_URLS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
 
@@ -57,3 +59,9 @@ def normalize_url(raw: str) -> URL:
 def engine_name(url: URL) -> str:
     """``"sqlite"`` or ``"postgresql"`` for a normalised URL."""
     return url.get_backend_name()
+
+
+def sqlite_uri(path: Path, **params: str) -> str:
+    """A ``file:`` URI for sqlite3.connect(uri=True): the path percent-encoded, so a ``#``, ``?`` or ``%`` in a
+    file name is part of the name and not a fragment, a query or an escape (opening a different file)."""
+    return f"file:{quote(str(path.absolute()))}" + (f"?{urlencode(params)}" if params else "")

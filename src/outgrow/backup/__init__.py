@@ -4,7 +4,15 @@ from outgrow.backup.catalog import PruneResult, VerifyResult, find_backup, list_
 from outgrow.backup.destination import Destination, LocalDirectory
 from outgrow.backup.manifest import Manifest
 from outgrow.backup.retention import RetentionPolicy, kept
-from outgrow.backup.service import Database, create_backup, default_directory, resolve_database, restore_backup, verify
+from outgrow.backup.service import (
+    Database,
+    create_backup,
+    default_directory,
+    resolve_database,
+    restore_backup,
+    source_of,
+    verify,
+)
 from outgrow.backup.sqlite_backup import litestream_managed
 from outgrow.backup.sqlite_restore import RestoreResult, holders
 
@@ -27,5 +35,6 @@ __all__ = [
     "prune_backups",
     "resolve_database",
     "restore_backup",
+    "source_of",
     "verify",
 ]

@@ -11,7 +11,9 @@ from pydantic import ValidationError
 
 from outgrow.backup.destination import Destination
 from outgrow.backup.manifest import MANIFEST_SUFFIX, Manifest
+from outgrow.backup.pg_backup import DUMP_SUFFIX
 from outgrow.backup.retention import RetentionPolicy, kept
+from outgrow.backup.sqlite_backup import ARCHIVE_SUFFIX, REPLACED_MARK
 from outgrow.errors import BackupDamaged, BackupError
 
 __all__ = ["PruneResult", "VerifyResult", "find_backup", "list_backups", "prune_backups", "verify_backup"]
@@ -27,20 +29,28 @@ def list_backups(destination: Destination, *, source: str | None = None) -> list
             manifest = Manifest.model_validate_json(destination.read_text(name))
         except (ValidationError, OSError, UnicodeDecodeError):
             continue  # not one of ours; `verify` names damaged ones when asked for them
+        if name != f"{manifest.id}{MANIFEST_SUFFIX}" or manifest.file not in (
+                f"{manifest.id}{ARCHIVE_SUFFIX}", f"{manifest.id}{DUMP_SUFFIX}"):
+            continue  # a manifest must name its own archive, beside it: never another file
         if source is None or manifest.source == source:
             manifests.append(manifest)
     return sorted(manifests, key=lambda m: (m.created_at, m.id))
 
 
-def find_backup(destination: Destination, wanted: str) -> Manifest:
-    """A backup by id, by a unique id prefix, or ``latest``."""
-    manifests = list_backups(destination)
+def find_backup(destination: Destination, wanted: str, *, source: str | None = None) -> Manifest:
+    """A backup by its id (of any source), or by ``latest`` or a unique id prefix among ``source``'s backups
+    (``latest``: the newest that is not one a restore took of what it replaced)."""
+    exact = [m for m in list_backups(destination) if m.id == wanted or f"{m.id}{MANIFEST_SUFFIX}" == wanted]
+    if exact:
+        return exact[0]
+    manifests = list_backups(destination, source=source)
     if not manifests:
-        raise BackupError(f"no backups in {destination}", hint="outgrow backup create makes one")
+        raise BackupError(f"no backups{f' of {source}' if source else ''} in {destination}",
+                          hint="outgrow backup create makes one")
     if wanted == "latest":
-        return manifests[-1]
-    exact = [m for m in manifests if m.id == wanted or f"{m.id}{MANIFEST_SUFFIX}" == wanted]
-    matches = exact or [m for m in manifests if m.id.startswith(wanted)]
+        regular = [m for m in manifests if REPLACED_MARK not in m.id]
+        return (regular or manifests)[-1]
+    matches = [m for m in manifests if m.id.startswith(wanted)]
     if len(matches) != 1:
         raise BackupError(f"{'no' if not matches else len(matches)} backups match {wanted!r} in {destination}",
                           hint="outgrow backup list shows the ids")
@@ -74,11 +84,12 @@ class PruneResult:
     deleted: list[Manifest]
 
 
-def prune_backups(destination: Destination, policy: RetentionPolicy, *, dry_run: bool = False) -> PruneResult:
-    """Apply ``policy`` to each source's backups separately. The manifest goes first, so a backup stops being
-    listed before its archive disappears."""
+def prune_backups(destination: Destination, policy: RetentionPolicy, *, source: str | None = None,
+                  dry_run: bool = False) -> PruneResult:
+    """Apply ``policy`` to ``source``'s backups (None: each source's separately). The manifest goes first, so a
+    backup stops being listed before its archive disappears."""
     by_source: dict[str, list[Manifest]] = {}
-    for manifest in list_backups(destination):
+    for manifest in list_backups(destination, source=source):
         by_source.setdefault(manifest.source, []).append(manifest)
     keep: list[Manifest] = []
     delete: list[Manifest] = []

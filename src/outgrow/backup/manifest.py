@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -39,4 +40,5 @@ class Manifest(BaseModel):
 
 def backup_id(stem: str, when: datetime) -> str:
     """``<stem>-<UTC time to the microsecond>``: ids sort in time order and never collide within a process."""
-    return f"{stem}-{when.astimezone(UTC).strftime('%Y%m%dT%H%M%S%fZ')}"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).lstrip(".") or "backup"  # a plain file name, whatever the stem
+    return f"{safe}-{when.astimezone(UTC).strftime('%Y%m%dT%H%M%S%fZ')}"

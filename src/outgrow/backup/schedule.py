@@ -87,7 +87,7 @@ def run_schedule(database: str | Path | None, directory: Path | None, every: flo
         try:
             manifest = create_backup(database, folder, method=method)
             metrics.record(label, manifest)
-            pruned = prune_backups(LocalDirectory(folder), policy)
+            pruned = prune_backups(LocalDirectory(folder), policy, source=manifest.source)
         except OutgrowError as exc:
             failure = exc
             metrics.failures.labels(label).inc()

@@ -15,9 +15,10 @@ from outgrow.backup.sqlite_backup import Method, Progress, create_sqlite_backup,
 from outgrow.backup.sqlite_restore import RestoreResult, restore_sqlite
 from outgrow.errors import BackupError, ConfigurationError
 from outgrow.settings import Settings
-from outgrow.urls import engine_name, normalize_url
+from outgrow.urls import engine_name, mask_url, normalize_url
 
-__all__ = ["Database", "create_backup", "default_directory", "resolve_database", "restore_backup", "verify"]
+__all__ = ["Database", "create_backup", "default_directory", "resolve_database", "restore_backup", "source_of",
+           "verify"]
 
 
 @dataclass(frozen=True)
@@ -70,44 +71,61 @@ def create_backup(database: str | Path | None = None, to: Path | None = None, *,
     return create_pg_backup(target.url, destination)
 
 
+def source_of(database: Database) -> str:
+    """How a manifest names ``database``: the resolved path, or the URL with its password masked."""
+    if database.path is not None:
+        return str(database.path.resolve())
+    assert database.url is not None
+    return mask_url(database.url.render_as_string(hide_password=False))
+
+
 def verify(backup: str, directory: Path | None = None, database: str | Path | None = None) -> VerifyResult:
     """Re-check a stored backup: SQLite re-hashes and integrity-checks a decompressed copy; PostgreSQL lists
     the dump and restores it into a scratch database on ``database``'s server (default: the configured one)."""
-    where = resolve_database(database) if database is not None or directory is None else None
-    destination = LocalDirectory(directory) if directory is not None else _destination(where, None)  # type: ignore[arg-type]
-    manifest = find_backup(destination, backup)
+    where = resolve_database(database)
+    destination = LocalDirectory(directory or default_directory(where), create=False)
+    manifest = find_backup(destination, backup, source=source_of(where))
     if manifest.engine == "sqlite":
         def check(archive: Path, found: Manifest) -> str:
             expand(archive, archive.with_name("image.sqlite"), found)
             return f"{found.size:,} bytes, SHA-256 and integrity_check ok"
         return verify_backup(destination, manifest, check)
-    server = (where or resolve_database(None)).url
-    if server is None:
+    if where.url is None:
         raise BackupError("verifying a PostgreSQL backup needs a server to restore it into",
                           hint="give the database URL (DATABASE_URL or the DATABASE argument)")
+    server = where.url
     return verify_backup(destination, manifest, lambda dump, found: verify_pg_dump(dump, found, server))
 
 
-def restore_backup(backup: str, directory: Path | None = None, to: str | None = None, *, live: bool = False,
-                   force: bool = False, keep_replaced: bool = True, progress: Progress | None = None
-                   ) -> RestoreResult | str:
-    """SQLite: restore to ``to`` (a path; default the original file) atomically, or into the open database with
-    ``live``. PostgreSQL: restore into the new database ``to`` (a name or URL) on the configured server."""
-    destination = LocalDirectory(directory) if directory is not None else _destination(resolve_database(None), None)
-    manifest = find_backup(destination, backup)
+def restore_backup(backup: str, directory: Path | None = None, to: str | None = None, *,
+                   database: str | Path | None = None, live: bool = False, force: bool = False,
+                   keep_replaced: bool = True, progress: Progress | None = None) -> RestoreResult | str:
+    """SQLite: restore over ``database`` (default: the configured one), or to ``to``, atomically, or into the
+    open database with ``live``. PostgreSQL: restore into the new database ``to`` (a name or URL) on
+    ``database``'s server."""
+    where = resolve_database(database)
+    destination = LocalDirectory(directory or default_directory(where), create=False)
+    manifest = find_backup(destination, backup, source=source_of(where))
     if manifest.engine == "sqlite":
-        return restore_sqlite(destination, manifest, Path(to) if to else None, live=live, force=force,
-                              keep_replaced=keep_replaced, progress=progress)
+        if to is None:
+            if where.path is None or manifest.source != source_of(where):
+                raise ConfigurationError(f"backup {manifest.id} is of {manifest.source}, not of the database "
+                                         f"given ({source_of(where)})", hint="pass --to PATH to restore it there")
+            target = where.path
+        else:
+            target = Path(to)
+        return restore_sqlite(destination, manifest, target, live=live, force=force, keep_replaced=keep_replaced,
+                              progress=progress)
     if not to:
         raise ConfigurationError("a PostgreSQL backup is restored into a new database: pass --to NAME or URL")
-    target = resolve_database(to) if "://" in to else Database("postgresql", url=resolve_database(None).url)
-    if target.url is None:
+    server = resolve_database(to).url if "://" in to else where.url
+    if server is None:
         raise ConfigurationError("--to must name a PostgreSQL database for a PostgreSQL backup")
-    name = target.url.database if "://" in to else to
+    name = server.database if "://" in to else to
     if not name:
         raise ConfigurationError("--to URL names no database")
     with destination.staging() as work:
         dump = work / manifest.file
         destination.fetch(manifest.file, dump)
-        restore_pg(dump, manifest, target.url, name)
+        restore_pg(dump, manifest, server, name)
     return name

@@ -23,11 +23,13 @@ import zstandard
 from outgrow.backup.destination import Destination
 from outgrow.backup.manifest import MANIFEST_SUFFIX, Manifest, backup_id
 from outgrow.errors import BackupDamaged, BackupError, DatabaseNotFound, NotASQLiteDatabase
+from outgrow.urls import sqlite_uri
 
-__all__ = ["ARCHIVE_SUFFIX", "Method", "create_sqlite_backup", "expand", "integrity", "litestream_managed",
-           "open_checked"]
+__all__ = ["ARCHIVE_SUFFIX", "REPLACED_MARK", "Method", "create_sqlite_backup", "expand", "integrity",
+           "litestream_managed", "open_checked"]
 
 ARCHIVE_SUFFIX = ".sqlite.zst"
+REPLACED_MARK = "-before-restore"  # in the id of the backup a restore takes of what it replaces
 Method = Literal["backup-api", "vacuum-into"]
 _METHODS = {"backup-api": "sqlite backup API, one step (pages=-1)", "vacuum-into": "VACUUM INTO"}
 _CHUNK = 1 << 20
@@ -40,13 +42,22 @@ def open_checked(path: Path) -> sqlite3.Connection:
         raise DatabaseNotFound(f"no SQLite database at {path}", hint="check the path")
     if not path.is_file():
         raise NotASQLiteDatabase(f"{path} is not a file")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise NotASQLiteDatabase(f"{path} is not a SQLite database ({exc})") from None
-    return conn
+    for mode in ("ro", "rw"):
+        # A hot journal (a writer killed mid-transaction in rollback mode) can only be rolled back by a
+        # connection that may write: read-only first, read-write (still only read from) when SQLite asks.
+        conn = sqlite3.connect(sqlite_uri(path, mode=mode), uri=True, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if mode == "ro" and "readonly" in str(exc):
+                continue
+            raise BackupError(f"cannot read {path}: {exc}", hint="is another process holding it locked?") from None
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise NotASQLiteDatabase(f"{path} is not a SQLite database ({exc})") from None
+    raise AssertionError("unreachable")
 
 
 def litestream_managed(path: Path) -> bool:
@@ -55,7 +66,7 @@ def litestream_managed(path: Path) -> bool:
     if (path.parent / f".{path.name}-litestream").is_dir():
         return True
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        with closing(sqlite3.connect(sqlite_uri(path, mode="ro"), uri=True)) as conn:
             return conn.execute("SELECT 1 FROM sqlite_schema WHERE name = '_litestream_seq'").fetchone() is not None
     except sqlite3.Error:
         return False
@@ -65,7 +76,7 @@ def integrity(path: Path) -> str:
     """``PRAGMA integrity_check`` of a file nothing else uses ("ok", or SQLite's first complaints).
     Opened immutable, so checking leaves no -wal or -shm file behind."""
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)) as conn:
+        with closing(sqlite3.connect(sqlite_uri(path, mode="ro", immutable="1"), uri=True)) as conn:
             rows = [r[0] for r in conn.execute("PRAGMA integrity_check(5)")]
     except sqlite3.DatabaseError as exc:
         return f"not a readable SQLite database ({exc})"
@@ -93,7 +104,7 @@ def create_sqlite_backup(source: Path, destination: Destination, *, method: Meth
             raise BackupError(f"SQLite could not copy {source}: {exc}") from None
         finally:
             source_conn.close()
-        with closing(sqlite3.connect(f"file:{image}?mode=ro&immutable=1", uri=True)) as check:
+        with closing(sqlite3.connect(sqlite_uri(image, mode="ro", immutable="1"), uri=True)) as check:
             page_size = check.execute("PRAGMA page_size").fetchone()[0]
             page_count = check.execute("PRAGMA page_count").fetchone()[0]
         ident = backup_id(stem or source.stem, when)

@@ -20,6 +20,7 @@ from outgrow.backup import (
     prune_backups,
     resolve_database,
     restore_backup,
+    source_of,
     verify,
 )
 from outgrow.backup.schedule import parse_interval, run_schedule
@@ -86,7 +87,7 @@ def create_cmd(database: DatabaseArgument = None,
 @backup_app.command("list")
 def list_cmd(database: DatabaseArgument = None, directory: DirOption = None, json_output: JsonOption = False) -> None:
     """The backups in the directory, oldest first."""
-    manifests = list_backups(LocalDirectory(_folder(database, directory)))
+    manifests = list_backups(LocalDirectory(_folder(database, directory), create=False))
     if json_output:
         print_json([_summary(m) for m in manifests])
         return
@@ -127,7 +128,7 @@ def restore_cmd(backup: BackupArgument,
                     "--discard-current", help="Do not keep a backup of what is replaced.")] = False,
                 json_output: JsonOption = False) -> None:
     """Restore a backup atomically; what it replaces is backed up first."""
-    result = restore_backup(backup, _folder(database, directory), to, live=live, force=force,
+    result = restore_backup(backup, _folder(database, directory), to, database=database, live=live, force=force,
                             keep_replaced=not discard_current)
     if isinstance(result, str):
         summary: dict[str, Any] = {"database": result}
@@ -147,10 +148,13 @@ def restore_cmd(backup: BackupArgument,
 def prune_cmd(database: DatabaseArgument = None, directory: DirOption = None, keep_last: KeepLast = 7,
               keep_daily: KeepDaily = 7, keep_weekly: KeepWeekly = 4,
               dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; delete nothing.")] = False,
+              all_databases: Annotated[bool, typer.Option(
+                  "--all-databases", help="Prune every database's backups in the directory, each separately.")] = False,
               json_output: JsonOption = False) -> None:
-    """Delete the backups the retention policy does not keep (each database's separately)."""
-    result = prune_backups(LocalDirectory(_folder(database, directory)), _policy(keep_last, keep_daily, keep_weekly),
-                           dry_run=dry_run)
+    """Delete the backups of the database the retention policy does not keep."""
+    source = None if all_databases else source_of(resolve_database(database))
+    result = prune_backups(LocalDirectory(_folder(database, directory), create=False),
+                           _policy(keep_last, keep_daily, keep_weekly), source=source, dry_run=dry_run)
     if json_output:
         print_json({"kept": [m.id for m in result.kept], "deleted": [m.id for m in result.deleted],
                     "dry_run": dry_run})

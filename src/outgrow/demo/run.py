@@ -22,6 +22,7 @@ from outgrow.errors import ConfigurationError
 from outgrow.info import DatabaseInfo, describe_database
 from outgrow.migrate import MigrationReport, migrate
 from outgrow.settings import Settings
+from outgrow.urls import sqlite_uri
 
 __all__ = ["DemoBackup", "DemoReport", "prepare_directory", "run_demo"]
 
@@ -100,18 +101,19 @@ def _backup_drill(database: Path, directory: Path) -> DemoBackup:
     """Back the demo database up, verify the backup, restore it to a scratch path and compare row counts."""
     folder = directory / "backups"
     manifest = create_backup(database, folder)
-    prune_backups(LocalDirectory(folder), RetentionPolicy(last=3, daily=0, weekly=0))  # reruns do not pile up
-    checked = verify_backup(manifest.id, folder)
+    prune_backups(LocalDirectory(folder), RetentionPolicy(last=3, daily=0, weekly=0),  # reruns do not pile up
+                  source=manifest.source)
+    checked = verify_backup(manifest.id, folder, database)
     restored_path = directory / RESTORED_DATABASE
     started = time.perf_counter()
-    restore_backup(manifest.id, folder, str(restored_path))
+    restore_backup(manifest.id, folder, str(restored_path), database=database)
     restore_seconds = time.perf_counter() - started
     return DemoBackup(manifest, checked.seconds, restore_seconds, restored_path,
                       _row_counts(database) == _row_counts(restored_path))
 
 
 def _row_counts(path: Path) -> dict[str, int]:
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+    with closing(sqlite3.connect(sqlite_uri(path, mode="ro"), uri=True)) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table' "
                                               "AND name NOT LIKE 'sqlite_%'")]
         return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}

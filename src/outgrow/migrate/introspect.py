@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from outgrow.migrate.fts import FullText, read_full_text
+from outgrow.urls import sqlite_uri
 
 __all__ = ["Column", "ForeignKey", "Index", "SourceSchema", "Table", "open_source", "read_schema"]
 
@@ -96,7 +97,7 @@ class SourceSchema:
 
 def open_source(path: Path) -> sqlite3.Connection:
     """The source, read-only: invalid UTF-8 in text becomes lone surrogates so it can be reported, not lost."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    conn = sqlite3.connect(sqlite_uri(path, mode="ro"), uri=True, isolation_level=None)
     conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
     return conn
 

@@ -14,9 +14,10 @@ import hashlib
 import json
 import re
 import struct
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import psycopg
@@ -24,7 +25,8 @@ from psycopg import sql
 
 from outgrow.migrate.plan import ColumnPlan
 
-__all__ = ["jsonb_text", "pg_checksum", "pg_checksum_query", "pg_expression", "python_text", "row_hash"]
+__all__ = ["jsonb_text", "pg_checksum", "pg_checksum_query", "pg_expression", "python_text", "row_hash",
+           "text_functions"]
 
 _TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?", re.ASCII)
 
@@ -78,9 +80,27 @@ def pg_checksum(pg: psycopg.Connection[Any], columns: list[ColumnPlan], schema: 
 
 def python_text(column: ColumnPlan, converted: str | bytes | None) -> str | None:
     """The canonical text of one converted source value (the text sent to COPY)."""
+    return _text_of(_family(column), converted)
+
+
+def text_functions(columns: list[ColumnPlan]) -> list[Callable[[str | bytes | None], str | None]]:
+    """:func:`python_text` for each column, with the column's form chosen once (the copy's hot loop calls it
+    for every value)."""
+    functions: list[Callable[[str | bytes | None], str | None]] = []
+    for column in columns:
+        family = _family(column)
+        functions.append(_same_text if family in {"int", "text", "date"} else partial(_text_of, family))
+    return functions
+
+
+def _same_text(converted: str | bytes | None) -> str | None:
+    assert converted is None or isinstance(converted, str)
+    return converted
+
+
+def _text_of(family: str, converted: str | bytes | None) -> str | None:
     if converted is None:
         return None
-    family = _family(column)
     if family == "bytea":
         assert isinstance(converted, bytes)
         return converted.hex()

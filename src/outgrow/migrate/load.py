@@ -22,7 +22,7 @@ from psycopg import sql
 
 from outgrow.errors import MigrationError, VerificationFailed
 from outgrow.migrate import ddl
-from outgrow.migrate.checksum import pg_checksum, python_text, row_hash
+from outgrow.migrate.checksum import pg_checksum, row_hash, text_functions
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.plan import MigrationPlan, Reject, TablePlan
 from outgrow.migrate.rows import iter_rows, key_offset, row_identity
@@ -194,6 +194,7 @@ def _copy_table(source: sqlite3.Connection, pg: psycopg.Connection[Any], table: 
         sql.Identifier(schema), sql.Identifier(table.name),
         sql.SQL(", ").join(sql.Identifier(c.name) for c in columns))
     checksum = 0
+    texts = text_functions(columns)
     with pg.cursor() as cursor, cursor.copy(statement) as copy:
         for row in iter_rows(source, table.source):
             if skip and row_identity(table.source, row) in skip:
@@ -208,7 +209,7 @@ def _copy_table(source: sqlite3.Connection, pg: psycopg.Connection[Any], table: 
                         hint="the source changed after planning; run again")
                 values.append(converted)
             copy.write_row(values)
-            checksum += row_hash([python_text(c, v) for c, v in zip(columns, values, strict=True)])
+            checksum += row_hash([text(v) for text, v in zip(texts, values, strict=True)])
             report.rows += 1
             if progress is not None:
                 progress(1)

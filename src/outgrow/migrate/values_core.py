@@ -42,8 +42,11 @@ def escape_value(value: Any) -> str:
     return repr(value)
 
 
+_STORAGE_CLASSES = {int: "integer", float: "real", str: "text", bytes: "blob"}
+
+
 def storage_class(value: Any) -> str:
-    return {int: "integer", float: "real", str: "text", bytes: "blob"}.get(type(value), "null")
+    return _STORAGE_CLASSES.get(type(value), "null")
 
 
 # NUL, or a byte that was not UTF-8 (decoded by surrogateescape into U+DC80..U+DCFF): one C-speed scan.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from outgrow.errors import ConfigurationError, MigrationError
 from outgrow.migrate.checks import read_checks
 from outgrow.migrate.defaults import translate_default
 from outgrow.migrate.expressions import TableScope, Untranslatable, sqlite_affinity
-from outgrow.migrate.introspect import ForeignKey, Table, open_source, quote, read_schema
+from outgrow.migrate.introspect import Column, ForeignKey, Table, open_source, quote, read_schema
 from outgrow.migrate.orphans import dangling_foreign_keys, orphans
 from outgrow.migrate.plan_model import (
     MAX_IDENTIFIER_BYTES,
@@ -27,7 +28,7 @@ from outgrow.migrate.plan_model import (
 from outgrow.migrate.rows import carried_columns, iter_rows, key_offset, row_identity, row_key
 from outgrow.migrate.schema_objects import plan_schema_objects
 from outgrow.migrate.table_objects import column_collations, plan_table_objects
-from outgrow.migrate.values import INT64_MAX, Rejection, TypeChoice, UntypedRule, escape_value, rule_for
+from outgrow.migrate.values import INT64_MAX, ColumnRule, Rejection, TypeChoice, UntypedRule, escape_value, rule_for
 
 __all__ = [
     "ColumnPlan",
@@ -138,9 +139,7 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
     lowered = {name.lower(): declared for name, declared in overrides.items()}
     rules = {c.name: rule_for(lowered.get(c.name.lower(), c.declared)) for c in columns}
     offset = key_offset(table)
-    for row in iter_rows(conn, table):
-        for column, value in zip(columns, row[offset:], strict=True):
-            rules[column.name].observe(value)
+    _observe(conn, table, columns, rules)
     column_plans = [ColumnPlan(source=c, name=column_names[c.name], rule=rules[c.name],
                                choice=rules[c.name].choose()) for c in columns]
     skipped: list[tuple[str, str]] = []
@@ -203,6 +202,27 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
         identity_next=identity_next,
         skipped=skipped + objects.problems,
     )
+
+
+def _observe(conn: sqlite3.Connection, table: Table, columns: list[Column], rules: dict[str, ColumnRule]) -> None:
+    """Show every rule its column's values: SQLite counts the storage classes of all columns in one scan (no
+    value crosses into Python); only the rules that look at values themselves read them."""
+    if not columns:
+        return
+    classes = ("integer", "real", "text", "blob", "null")
+    sums = ", ".join(f"sum(typeof({quote(c.name)}) = '{k}')" for c in columns for k in classes)
+    counts = conn.execute(f"SELECT {sums} FROM {quote(table.name)}").fetchone()
+    for index, column in enumerate(columns):
+        found = counts[index * len(classes):(index + 1) * len(classes)]
+        rules[column.name].count_classes(Counter({k: n or 0 for k, n in zip(classes, found, strict=True)}))
+    inspecting = [c for c in columns if rules[c.name].inspects_values]
+    if inspecting:
+        selected = ", ".join(quote(c.name) for c in inspecting)
+        cursor = conn.execute(f"SELECT {selected} FROM {quote(table.name)}")
+        while rows := cursor.fetchmany(5000):
+            for row in rows:
+                for column, value in zip(inspecting, row, strict=True):
+                    rules[column.name].inspect(value)
 
 
 def _collations(table: Table, column_plans: list[ColumnPlan], facts: _Facts, skipped: list[tuple[str, str]],

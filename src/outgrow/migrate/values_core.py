@@ -73,9 +73,22 @@ class ColumnRule:
         self.scale = scale
         self.classes: Counter[str] = Counter()
 
+    #: Whether choosing the type needs to look at the values themselves (``inspect``), not only at how many
+    #: of each storage class there are (which SQLite counts in one scan: ``count_classes``).
+    inspects_values: ClassVar[bool] = False
+
     def observe(self, value: Any) -> None:
         """Look at one stored value before the type is chosen."""
         self.classes[storage_class(value)] += 1
+        if self.inspects_values:
+            self.inspect(value)
+
+    def inspect(self, value: Any) -> None:
+        """What a rule learns from a value beyond its storage class."""
+
+    def count_classes(self, classes: Counter[str]) -> None:
+        """Take the storage-class counts SQLite computed (the same as observing every value's class)."""
+        self.classes = Counter({k: v for k, v in classes.items() if v})
 
     def choose(self) -> TypeChoice:
         raise NotImplementedError

@@ -19,8 +19,9 @@ class JsonRule(ColumnRule):
         super().__init__(declared, length, scale)
         self.keep_text = 0
 
-    def observe(self, value: Any) -> None:
-        super().observe(value)
+    inspects_values = True
+
+    def inspect(self, value: Any) -> None:
         if isinstance(value, str) and _json_problem(value) is None and not _jsonb_keeps(value):
             self.keep_text += 1
 

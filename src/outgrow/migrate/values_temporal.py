@@ -43,8 +43,9 @@ class DateTimeRule(ColumnRule):
         super().__init__(declared, length, scale)
         self.with_offset = 0
 
-    def observe(self, value: Any) -> None:
-        super().observe(value)
+    inspects_values = True
+
+    def inspect(self, value: Any) -> None:
         if isinstance(value, str):
             match = _ISO_DATETIME.match(value.strip())
             if match and match.group(8):

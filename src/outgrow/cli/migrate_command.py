@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from outgrow.cli.migrate_progress import MigrationProgress
 from outgrow.cli.options import JsonOption
-from outgrow.cli.render import console, error_console, print_json
+from outgrow.cli.render import console, print_json
 from outgrow.migrate import MigrationReport, migrate, verify
 from outgrow.migrate.config import load_config
 
@@ -61,17 +61,14 @@ def migrate_cmd(
     """Migrate SQLITE_FILE into PostgreSQL: exact types, every value carried or reported, verified, atomic."""
     style = _choice(identifiers, ("fold", "preserve", "snake"), "--identifiers")
     mode = _choice(on_error, ("stop", "report"), "--on-error")
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} rows"),
-                  TimeElapsedColumn(), console=error_console, transient=True,
-                  disable=json_output or not error_console.is_terminal) as progress:
-        task = progress.add_task("planning and copying", total=None)
+    with MigrationProgress(quiet=json_output) as progress:
         report = migrate(source, target, dry_run=dry_run, schema=schema, identifiers=style,  # type: ignore[arg-type]
                          on_error=mode, rejects_path=rejects, replace=replace,  # type: ignore[arg-type]
                          schema_only=schema_only, data_only=data_only, fk_not_valid=fk_not_valid, owner=owner,
                          grant_to=grant_to, collation=_collation(collation),
                          nocase=_choice(nocase, ("auto", "citext", "lower"), "--nocase"),
                          config=load_config(config) if config is not None else None,
-                         progress=lambda n: progress.advance(task, n))
+                         progress=progress)
     if json_output:
         print_json(report.to_dict())
     else:

@@ -91,7 +91,8 @@ def run_demo(
     migration, postgres_url = None, None
     if migrate_to_postgres:
         postgres_url = _fresh_demo_database(postgres_database)
-        migration = migrate(database, postgres_url, replace=True, progress=migrate_progress)
+        migration = migrate(database, postgres_url, replace=True,
+                            progress=(lambda step: migrate_progress(step.delta)) if migrate_progress else None)
     return DemoReport(database=database, seed=seed, traffic=traffic, info=info,
                       seconds=time.perf_counter() - started, migration=migration, postgres_url=postgres_url,
                       backup=drill)

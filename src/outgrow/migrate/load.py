@@ -25,6 +25,7 @@ from outgrow.migrate import ddl
 from outgrow.migrate.checksum import pg_checksum, row_hash, text_functions
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.plan import MigrationPlan, Reject, TablePlan
+from outgrow.migrate.progress import Progress, Ticker
 from outgrow.migrate.rows import iter_rows, key_offset, row_identity
 from outgrow.migrate.values import Rejection, escape_value
 
@@ -71,7 +72,7 @@ class LoadResult:
 
 
 def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejects_path: Path | None = None,
-              progress: Callable[[int], None] | None = None) -> LoadResult:
+              progress: Progress | None = None) -> LoadResult:
     """Create, fill, verify and swap in every table of ``plan``; raise MigrationError and change nothing on failure."""
     result = LoadResult()
     skip_rows = _rows_to_skip(plan, options)
@@ -186,7 +187,7 @@ def _all_rejects(plan: MigrationPlan, options: LoadOptions) -> list[Reject]:
 
 
 def _copy_table(source: sqlite3.Connection, pg: psycopg.Connection[Any], table: TablePlan, report: TableReport,
-                skip: set[Any], schema: str, progress: Callable[[int], None] | None) -> None:
+                skip: set[Any], schema: str, progress: Progress | None) -> None:
     started = time.perf_counter()
     columns = table.columns
     offset = key_offset(table.source)
@@ -195,6 +196,7 @@ def _copy_table(source: sqlite3.Connection, pg: psycopg.Connection[Any], table: 
         sql.SQL(", ").join(sql.Identifier(c.name) for c in columns))
     checksum = 0
     texts = text_functions(columns)
+    ticker = Ticker(progress, "copy", table.name, table.source.row_count)
     with pg.cursor() as cursor, cursor.copy(statement) as copy:
         for row in iter_rows(source, table.source):
             if skip and row_identity(table.source, row) in skip:
@@ -211,8 +213,8 @@ def _copy_table(source: sqlite3.Connection, pg: psycopg.Connection[Any], table: 
             copy.write_row(values)
             checksum += row_hash([text(v) for text, v in zip(texts, values, strict=True)])
             report.rows += 1
-            if progress is not None:
-                progress(1)
+            ticker.tick()
+    ticker.finish()
     report.checksum = checksum
     report.seconds = time.perf_counter() - started
 

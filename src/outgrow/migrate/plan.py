@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from outgrow.migrate.plan_model import (
     TablePlan,
     TargetFacts,
 )
+from outgrow.migrate.progress import Progress, Ticker
 from outgrow.migrate.rows import carried_columns, iter_rows, key_offset, row_identity, row_key
 from outgrow.migrate.schema_objects import plan_schema_objects
 from outgrow.migrate.table_objects import column_collations, plan_table_objects
@@ -70,7 +70,7 @@ def build_plan(
     collation: str | None = None,
     nocase: str = "auto",
     skip: list[str] | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> MigrationPlan:
     """Read ``path`` (read-only, one snapshot) and decide everything a migration will do.
 
@@ -132,7 +132,7 @@ def build_plan(
 
 def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], style: IdentifierStyle,
                 overrides: dict[str, str], plan: MigrationPlan, every: list[Table], facts: _Facts,
-                progress: Callable[[int], None] | None) -> TablePlan:
+                progress: Progress | None) -> TablePlan:
     columns = carried_columns(table)
     column_names = {c.name: target_identifier(c.name, style) for c in columns}
     _check_identifiers(f"column of {table.name}", column_names)
@@ -164,6 +164,7 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
                                                              column_plan.choice.pg_type)
             if problem:
                 skipped.append((f"column {column_plan.source.name}", problem))
+    ticker = Ticker(progress, "check", table.name, table.row_count)
     for row in iter_rows(conn, table):
         for column_plan, value in zip(column_plans, row[offset:], strict=True):
             converted = column_plan.rule.convert(value)
@@ -174,8 +175,8 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
                 plan.rejected += 1
                 plan.rejects.append(Reject(table.name, row_key(table, row), column_plan.source.name,
                                            escape_value(value), converted.reason, row_identity(table, row)))
-        if progress is not None:
-            progress(1)
+        ticker.tick()
+    ticker.finish()
     scope = TableScope({p.source.name.lower(): (p.name, p.choice.pg_type) for p in column_plans},
                        text_order_same=facts.text_order_same,
                        affinities={c.name.lower(): sqlite_affinity(c.declared) for c in table.columns},

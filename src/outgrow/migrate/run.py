@@ -20,6 +20,7 @@ from outgrow.migrate.introspect import open_source
 from outgrow.migrate.load import LoadOptions, OnError, TableReport, load_plan
 from outgrow.migrate.plan import IdentifierStyle, MigrationPlan, TablePlan, TargetFacts, build_plan
 from outgrow.migrate.preflight import PreflightCheck, preflight, target_facts
+from outgrow.migrate.progress import Progress
 from outgrow.migrate.rehearse import rehearse
 from outgrow.migrate.rows import iter_rows, key_offset, row_identity
 from outgrow.migrate.values import Rejection
@@ -138,7 +139,7 @@ def migrate(
     collation: str | None = None,
     nocase: str = "auto",
     config: MigrationConfig | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     fault: Callable[[str], None] | None = None,
 ) -> MigrationReport:
     """Migrate ``source`` into the target; exact, verified and atomic, or a MigrationError and no change.
@@ -195,7 +196,7 @@ def migrate(
 
 def _plan(source: Path, config: MigrationConfig, schema: str | None, identifiers: IdentifierStyle,
           facts: TargetFacts, collation: str | None, nocase: str,
-          progress: Callable[[int], None] | None) -> MigrationPlan:
+          progress: Progress | None) -> MigrationPlan:
     return build_plan(source, schema=schema or config.schema_ or "public", identifiers=identifiers,
                       include=set(config.include) if config.include is not None else None,
                       exclude=set(config.exclude), type_overrides=config.types, target=facts,

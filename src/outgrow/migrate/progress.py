@@ -1,0 +1,46 @@
+"""Progress of a migration, per table and phase, reported in batches (a callback per row would cost more than
+some of the work it reports)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["EVERY", "Progress", "Step", "Ticker"]
+
+EVERY = 5000  # rows between reports
+
+
+@dataclass(frozen=True)
+class Step:
+    phase: Literal["check", "copy"]  # check: every value read and checked (the plan); copy: sent to PostgreSQL
+    table: str
+    done: int  # rows of this table so far
+    total: int  # rows in the table
+    delta: int  # rows since the previous report
+
+
+Progress = Callable[[Step], None]
+
+
+class Ticker:
+    """Counts rows of one table and phase, and reports every :data:`EVERY` rows and at the end."""
+
+    def __init__(self, progress: Progress | None, phase: Literal["check", "copy"], table: str, total: int) -> None:
+        self.progress, self.phase, self.table, self.total = progress, phase, table, total
+        self.done = self.reported = 0
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.done - self.reported >= EVERY:
+            self._report()
+
+    def finish(self) -> None:
+        if self.done != self.reported or self.done == 0:
+            self._report()
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(Step(self.phase, self.table, self.done, self.total, self.done - self.reported))
+        self.reported = self.done

@@ -393,3 +393,28 @@ def test_owner_owns_the_views_and_trigger_functions_too(tmp_path: Path, pg_url: 
                         "WHERE c.relname IN ('notes', 'bodies') UNION ALL SELECT p.proname, r.rolname FROM pg_proc p "
                         "JOIN pg_roles r ON r.oid = p.proowner WHERE p.proname = 'stamp_fn' ORDER BY 1").fetchall()
     assert owners == [("bodies", role), ("notes", role), ("stamp_fn", role)]
+
+
+def test_stop_mode_meets_a_bad_value_while_copying_and_writes_nothing(tmp_path: Path, pg_url: str,
+                                                                       pg: psycopg.Connection[Any]) -> None:
+    # Stop mode converts each value once, during the copy: the first table is already sent when the bad
+    # values of the second are met; the whole run is rolled back and every bad value is still counted.
+    source = sqlite_file(tmp_path / "late.db", "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER);"
+                                               "CREATE TABLE b (id INTEGER PRIMARY KEY, day DATE NOT NULL);"
+                                               "WITH RECURSIVE s(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM s "
+                                               "WHERE v < 3000) INSERT INTO a (n) SELECT v FROM s;"
+                                               "INSERT INTO b (day) VALUES ('2024-01-01'), ('soon'), ('later');")
+    before = schema_snapshot(pg)
+    with pytest.raises(MigrationError) as stopped:
+        migrate(source, pg_url)
+    assert str(stopped.value) == ("2 values cannot be carried exactly; first: b.day at {'rowid': 2}: soon "
+                                  "(not an ISO-8601 date (YYYY-MM-DD))")
+    assert schema_snapshot(pg) == before
+
+
+def test_stop_mode_meets_a_null_key_while_copying(tmp_path: Path, pg_url: str) -> None:
+    source = sqlite_file(tmp_path / "nullkey.db", "CREATE TABLE k (code TEXT PRIMARY KEY, v INTEGER);"
+                                                  "INSERT INTO k VALUES ('a', 1), (NULL, 2);")  # SQLite allows it
+    with pytest.raises(MigrationError, match=r"^1 values cannot be carried exactly; first: k\.code at "
+                                             r"\{'rowid': 2\}: None \(NULL in a NOT NULL or primary key column\)$"):
+        migrate(source, pg_url)

@@ -29,13 +29,17 @@ from outgrow.migrate.progress import Progress, Ticker
 from outgrow.migrate.rows import iter_rows, key_offset, row_identity
 from outgrow.migrate.values import Rejection, escape_value
 
-__all__ = ["STAGING_PREFIX", "LoadOptions", "TableReport", "load_plan"]
+__all__ = ["STAGING_PREFIX", "LoadOptions", "RejectFound", "TableReport", "load_plan"]
 
 # One fresh staging schema per run, never an existing one: it lives only inside the run's transaction.
 STAGING_PREFIX = "outgrow_staging_"
 # What an application role needs on its tables, and no more: not ownership, so row-level security binds it.
 APP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 OnError = Literal["stop", "report"]
+
+
+class RejectFound(MigrationError):
+    """A value that cannot be carried, met while copying (the transaction is rolled back: nothing written)."""
 
 
 @dataclass(frozen=True)
@@ -205,8 +209,10 @@ def _copy_table(source: sqlite3.Connection, pg: psycopg.Connection[Any], table: 
             values = []
             for column, value in zip(columns, row[offset:], strict=True):
                 converted = column.rule.convert(value)
-                if isinstance(converted, Rejection):  # the plan saw every value; this is a changed source
-                    raise MigrationError(
+                if value is None and column.not_null:
+                    converted = Rejection("NULL in a NOT NULL or primary key column")
+                if isinstance(converted, Rejection):  # stop mode, or the source changed after planning
+                    raise RejectFound(
                         f"{table.source.name}.{column.source.name} = {escape_value(value)}: {converted.reason}",
                         hint="the source changed after planning; run again")
                 values.append(converted)

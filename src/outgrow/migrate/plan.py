@@ -71,13 +71,16 @@ def build_plan(
     collation: str | None = None,
     nocase: str = "auto",
     skip: list[str] | None = None,
+    check_values: bool = True,
     progress: Progress | None = None,
 ) -> MigrationPlan:
     """Read ``path`` (read-only, one snapshot) and decide everything a migration will do.
 
     ``target`` describes the server (citext, its collation); ``collation="C"`` gives every text column SQLite's
     byte order; ``nocase`` is citext, lower or auto (citext when the target has it); ``skip`` lists not-carried
-    objects the user has reviewed (they no longer fail the run)."""
+    objects the user has reviewed (they no longer fail the run). ``check_values=False`` skips the pass that
+    converts every value to find the ones that cannot be carried: a load in stop mode converts each value
+    anyway and stops at the first (nothing is written), so it need not be done twice."""
     if collation not in (None, "C"):
         raise ConfigurationError(f"--collation {collation!r}: only C (SQLite's byte order) is offered")
     if nocase not in ("auto", "citext", "lower"):
@@ -107,7 +110,8 @@ def build_plan(
         overrides = {name.lower(): columns for name, columns in (type_overrides or {}).items()}
         for table in tables:
             plan.tables.append(_plan_table(conn, table, names, identifiers, overrides.get(table.name.lower(), {}),
-                                           plan, source.tables, facts, progress))
+                                           plan, source.tables, facts, progress if check_values else None,
+                                           check_values))
         if not facts.text_order_same:
             plan.notes.append(f"text columns order by the database's collation ({target.collation or 'unknown'}), "
                               "not by bytes as in SQLite: ORDER BY and < > on text can differ; --collation C keeps "
@@ -133,7 +137,7 @@ def build_plan(
 
 def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], style: IdentifierStyle,
                 overrides: dict[str, str], plan: MigrationPlan, every: list[Table], facts: _Facts,
-                progress: Progress | None) -> TablePlan:
+                progress: Progress | None, check_values: bool = True) -> TablePlan:
     columns = carried_columns(table)
     column_names = {c.name: target_identifier(c.name, style) for c in columns}
     _check_identifiers(f"column of {table.name}", column_names)
@@ -166,7 +170,7 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
             if problem:
                 skipped.append((f"column {column_plan.source.name}", problem))
     ticker = Ticker(progress, "check", table.name, table.row_count)
-    for row in iter_rows(conn, table):
+    for row in iter_rows(conn, table) if check_values else ():
         for column_plan, value in zip(column_plans, row[offset:], strict=True):
             converted = column_plan.rule.convert(value)
             if value is None and column_plan.not_null:

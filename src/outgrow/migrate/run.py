@@ -17,7 +17,7 @@ from outgrow.errors import ConfigurationError, MigrationError, OutgrowError, Ver
 from outgrow.migrate.checksum import pg_checksum, pg_expression, python_text, row_hash
 from outgrow.migrate.config import MigrationConfig
 from outgrow.migrate.introspect import open_source
-from outgrow.migrate.load import LoadOptions, OnError, TableReport, load_plan
+from outgrow.migrate.load import LoadOptions, OnError, RejectFound, TableReport, load_plan
 from outgrow.migrate.plan import IdentifierStyle, MigrationPlan, TablePlan, TargetFacts, build_plan
 from outgrow.migrate.preflight import PreflightCheck, preflight, target_facts
 from outgrow.migrate.progress import Progress
@@ -156,7 +156,12 @@ def migrate(
         facts = target_facts(conninfo)
     except psycopg.Error as exc:
         raise _connect_error(exc, conninfo) from None
-    plan = _plan(source, config, schema, identifiers, facts, collation, nocase, progress)
+    # Stop mode converts every value once, while copying, and stops at the first that cannot be carried; the
+    # full list is only worked out (a second plan) when there is one to report.
+    check_values = dry_run or on_error == "report" or schema_only
+    plan = _plan(source, config, schema, identifiers, facts, collation, nocase, progress, check_values)
+    if not check_values and plan.dangling and not fk_not_valid:
+        plan = _plan(source, config, schema, identifiers, facts, collation, nocase, None, True)
     if not data_only:
         checks.append(_existing_tables(conninfo, plan, replace))
     failed = [c for c in checks if not c.ok]
@@ -172,19 +177,20 @@ def migrate(
         return report
     if failed:
         raise MigrationError(f"preflight: {failed[0].name}: {failed[0].detail}", hint=failed[0].hint)
-    problems = plan.rejects + ([] if fk_not_valid else plan.dangling)
-    if problems and on_error == "stop" and not schema_only:
-        first, count = problems[0], plan.rejected + (0 if fk_not_valid else len(plan.dangling))
-        raise MigrationError(
-            f"{count} values cannot be carried exactly; first: {first.table}.{first.column} at {first.key}: "
-            f"{first.value} ({first.reason})",
-            hint="nothing was written; --dry-run lists them, --on-error report --rejects FILE loads the rest")
+    if on_error == "stop" and not schema_only:
+        _stop_on_problems(plan, fk_not_valid)
     options = LoadOptions(on_error=on_error, replace=replace, schema_only=schema_only, data_only=data_only,
                           fk_not_valid=fk_not_valid, owner=owner or config.owner, grants=dict(config.grants),
                           grant_to=list(grant_to or []),
                           before=list(config.before), after=list(config.after), fault=fault)
     try:
         result = load_plan(plan, conninfo, options, rejects_path=rejects_path, progress=progress)
+    except RejectFound as found:
+        checked = _plan(source, config, schema, identifiers, facts, collation, nocase, None, True)
+        if not checked.rejects:
+            raise found from None  # the source changed after planning
+        _stop_on_problems(checked, fk_not_valid)
+        raise
     except psycopg.Error as exc:
         raise MigrationError(f"PostgreSQL stopped the migration: {str(exc).splitlines()[0]}",
                              hint="nothing was changed in the target") from None
@@ -196,12 +202,23 @@ def migrate(
 
 def _plan(source: Path, config: MigrationConfig, schema: str | None, identifiers: IdentifierStyle,
           facts: TargetFacts, collation: str | None, nocase: str,
-          progress: Progress | None) -> MigrationPlan:
+          progress: Progress | None, check_values: bool = True) -> MigrationPlan:
     return build_plan(source, schema=schema or config.schema_ or "public", identifiers=identifiers,
                       include=set(config.include) if config.include is not None else None,
                       exclude=set(config.exclude), type_overrides=config.types, target=facts,
                       collation=collation or config.collation, nocase=nocase, skip=config.skip,
-                      progress=progress)
+                      check_values=check_values, progress=progress)
+
+
+def _stop_on_problems(plan: MigrationPlan, fk_not_valid: bool) -> None:
+    """Stop mode: any value that cannot be carried (or dangling key) stops the run, every one counted."""
+    problems = plan.rejects + ([] if fk_not_valid else plan.dangling)
+    if problems:
+        first, count = problems[0], plan.rejected + (0 if fk_not_valid else len(plan.dangling))
+        raise MigrationError(
+            f"{count} values cannot be carried exactly; first: {first.table}.{first.column} at {first.key}: "
+            f"{first.value} ({first.reason})",
+            hint="nothing was written; --dry-run lists them, --on-error report --rejects FILE loads the rest")
 
 
 def _existing_tables(conninfo: str, plan: MigrationPlan, replace: bool) -> PreflightCheck:

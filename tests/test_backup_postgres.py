@@ -46,11 +46,12 @@ def test_dump_verify_and_restore_round_trip(tmp_path: Path, pg_url: str) -> None
     assert "***" not in manifest.source or "@" in manifest.source  # the password, if any, is masked
     result = verify(manifest.id, folder, pg_url)
     assert result.detail == "restored into a scratch database: 2 tables, 3,500 rows, same checksums"
-    restored = f"outgrow_restored_{uuid.uuid4().hex[:8]}"
+    restored = f"outgrow restored {uuid.uuid4().hex[:8]}"  # a space in a name must stay one name
     target_url = make_url(pg_url).set(database=restored).render_as_string(hide_password=False)
     try:
         assert restore_backup(manifest.id, folder, target_url) == restored
-        with psycopg.connect(_conninfo(pg_url)) as original, psycopg.connect(_conninfo(target_url)) as copy:
+        with psycopg.connect(_conninfo(pg_url)) as original, \
+                psycopg.connect(_conninfo(pg_url), dbname=restored) as copy:
             assert table_facts(copy) == table_facts(original)
         with pytest.raises(BackupError, match=f"database '{restored}' already exists"):
             restore_backup(manifest.id, folder, target_url)

@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import URL
 
 from outgrow.backup.destination import Destination
@@ -82,7 +83,10 @@ def _environment(url: URL) -> tuple[str, dict[str, str]]:
     env = dict(os.environ)
     if url.password:
         env["PGPASSWORD"] = str(url.password)
-    return url.set(drivername="postgresql", password=None).render_as_string(hide_password=False), env
+    # keyword form, not a URI: a database name with a space or a quote stays one value
+    params: dict[str, Any] = {"host": url.host, "port": url.port, "user": url.username, "dbname": url.database}
+    params.update({k: v if isinstance(v, str) else v[-1] for k, v in url.query.items() if k != "password"})
+    return make_conninfo("", **{k: v for k, v in params.items() if v is not None}), env
 
 
 def _conninfo(url: URL) -> str:

@@ -14,16 +14,14 @@ from sqlalchemy import make_url
 from outgrow.backup import create_backup, restore_backup, verify
 from outgrow.backup.pg_backup import find_pg_tool, table_facts
 from outgrow.errors import BackupDamaged, BackupError
+from outgrow.testing import libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
 
-def _conninfo(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
 
 def _fill(url: str) -> None:
-    with psycopg.connect(_conninfo(url)) as pg:
+    with psycopg.connect(libpq_conninfo(url)) as pg:
         pg.execute("""
             CREATE SCHEMA app;
             CREATE TABLE app.users (id bigint PRIMARY KEY, email text NOT NULL UNIQUE, joined timestamptz,
@@ -50,13 +48,13 @@ def test_dump_verify_and_restore_round_trip(tmp_path: Path, pg_url: str) -> None
     target_url = make_url(pg_url).set(database=restored).render_as_string(hide_password=False)
     try:
         assert restore_backup(manifest.id, folder, target_url) == restored
-        with psycopg.connect(_conninfo(pg_url)) as original, \
-                psycopg.connect(_conninfo(pg_url), dbname=restored) as copy:
+        with psycopg.connect(libpq_conninfo(pg_url)) as original, \
+                psycopg.connect(libpq_conninfo(pg_url), dbname=restored) as copy:
             assert table_facts(copy) == table_facts(original)
         with pytest.raises(BackupError, match=f"database '{restored}' already exists"):
             restore_backup(manifest.id, folder, target_url)
     finally:
-        with psycopg.connect(_conninfo(pg_url), autocommit=True) as admin:
+        with psycopg.connect(libpq_conninfo(pg_url), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
 
 
@@ -73,7 +71,7 @@ def test_a_changed_dump_is_caught(tmp_path: Path, pg_url: str) -> None:
 
 
 def test_tools_are_chosen_by_the_servers_major_version(pg_url: str) -> None:
-    with psycopg.connect(_conninfo(pg_url)) as pg:
+    with psycopg.connect(libpq_conninfo(pg_url)) as pg:
         major = pg.info.server_version // 10000
     tool = find_pg_tool("pg_dump", major)
     version = subprocess.run([tool, "--version"], capture_output=True, text=True, check=True).stdout

@@ -14,12 +14,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from outgrow import ConfigurationError, MigrationError, VerificationFailed
 from outgrow.migrate import STAGING_PREFIX, build_plan, migrate, verify
 from outgrow.migrate.config import load_config
-from outgrow.testing import schema_snapshot
+from outgrow.testing import libpq_conninfo, schema_snapshot
 
 pytestmark = pytest.mark.postgres
 
@@ -47,12 +46,8 @@ def sqlite_file(path: Path, script: str) -> Path:
 
 @pytest.fixture
 def pg(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(conninfo(pg_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_conninfo(pg_url), autocommit=True) as conn:
         yield conn
-
-
-def conninfo(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def tables(pg: psycopg.Connection[Any]) -> list[tuple[str, str]]:

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
-from outgrow.testing import accepted_on_both
+from outgrow.testing import accepted_on_both, libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
@@ -53,7 +52,7 @@ def test_checks_accept_and_reject_the_same_rows(tmp_path: Path, pg_url: str) -> 
                                  "(--collation C keeps SQLite's order)"]
     assert table.notes == ["CHECK (TYPEOF(k) = 'integer'): typeof(k) is guaranteed by the PostgreSQL column "
                            "type; kept as k IS NOT NULL, since typeof(NULL) is 'null'"]
-    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False),
+    with psycopg.connect(libpq_conninfo(pg_url),
                          autocommit=True) as pg:
         for values, accepted in INSERTS:
             statement = f"INSERT INTO t (id, age, status, price, name, code, k) VALUES {values}"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from outgrow.migrate import migrate, verify
+from outgrow.testing import libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
@@ -92,7 +92,7 @@ def test_chinook_migrates_exactly(chinook: Path, pg_url: str) -> None:
         "album": 347, "artist": 275, "customer": 59, "employee": 8, "genre": 25, "invoice": 412,
         "invoiceline": 2240, "mediatype": 5, "playlist": 18, "playlisttrack": 8715, "track": 3503}
     assert all(t.verified for t in report.tables)
-    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)) as pg:
+    with psycopg.connect(libpq_conninfo(pg_url)) as pg:
         assert pg.execute("SELECT sum(total) FROM invoice").fetchone() == (Decimal("2328.60"),)
         assert pg.execute("SELECT sum(unitprice * quantity) FROM invoiceline").fetchone() == (Decimal("2328.60"),)
         assert pg.execute("SELECT firstname, lastname, city FROM customer WHERE customerid = 1").fetchone() == (

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
-from outgrow.testing import schema_snapshot
+from outgrow.testing import libpq_conninfo, schema_snapshot
 
 pytestmark = pytest.mark.postgres
 
@@ -40,7 +39,7 @@ def test_migrate_then_verify_then_detect_a_change(outgrow_cli: list[str], tmp_pa
     assert data["exit_code"] == 0
     assert [(t["target"], t["loaded_rows"], t["verified"]) for t in data["tables"]] == [("t", 2, True)]
     assert run(outgrow_cli, "verify", str(source), pg_url).returncode == 0
-    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False),
+    with psycopg.connect(libpq_conninfo(pg_url),
                          autocommit=True) as pg:
         pg.execute("UPDATE t SET name = 'z' WHERE id = 2")
     changed = run(outgrow_cli, "verify", str(source), pg_url)
@@ -90,7 +89,7 @@ def test_kill_9_during_copy_leaves_the_target_as_it_was(outgrow_cli: list[str], 
                  "INSERT INTO events SELECT i, printf('event %d with some text to copy', i) FROM n")
     conn.commit()
     conn.close()
-    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False),
+    with psycopg.connect(libpq_conninfo(pg_url),
                          autocommit=True) as pg:
         pg.execute("CREATE TABLE events (kept text)")
         pg.execute("INSERT INTO events VALUES ('original')")

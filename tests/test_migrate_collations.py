@@ -7,10 +7,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
-from outgrow.testing import PgServer, accepted_on_both
+from outgrow.testing import PgServer, accepted_on_both, libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
@@ -28,9 +27,6 @@ ROWS = [
 ]
 
 
-def _conninfo(pg_url: str) -> str:
-    return make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
 
 @pytest.mark.parametrize("mode", ["citext", "lower"])
 def test_nocase_uniqueness_holds_on_both_engines(tmp_path: Path, pg_url: str, mode: str) -> None:
@@ -45,7 +41,7 @@ def test_nocase_uniqueness_holds_on_both_engines(tmp_path: Path, pg_url: str, mo
     if mode == "lower":
         assert [i.keys for i in users.indexes] == [('lower("email")',), ('lower("name")',)]
         assert any("compare lower() in queries" in n for n in users.notes)
-    with psycopg.connect(_conninfo(pg_url), autocommit=True) as pg:
+    with psycopg.connect(libpq_conninfo(pg_url), autocommit=True) as pg:
         for statement, accepted in ROWS:
             assert accepted_on_both(conn, pg, statement) == (accepted, accepted), statement
         equal = "SELECT count(*) FROM users WHERE email = 'ANN@x'"
@@ -70,7 +66,7 @@ def test_collation_c_keeps_sqlites_text_order(tmp_path: Path, pg_url: str, colla
     report = migrate(path, pg_url, collation=collation)
     sqlite_order = [r[0] for r in conn.execute("SELECT word FROM w ORDER BY word")]
     conn.close()
-    with psycopg.connect(_conninfo(pg_url)) as pg:
+    with psycopg.connect(libpq_conninfo(pg_url)) as pg:
         pg_order = [r[0] for r in pg.execute("SELECT word FROM w ORDER BY word")]
     assert sorted(pg_order) == sorted(sqlite_order)
     if collation == "C":
@@ -94,5 +90,5 @@ def test_a_database_created_with_collation_c_needs_no_option(tmp_path: Path, pg_
         url = pg_server.url_for(name).render_as_string(hide_password=False)
         report = migrate(path, url)
         assert (report.exit_code, report.plan.notes) == (0, [])  # the text CHECK is carried
-        with psycopg.connect(_conninfo(url)) as pg:
+        with psycopg.connect(libpq_conninfo(url)) as pg:
             assert [r[0] for r in pg.execute("SELECT word FROM w ORDER BY word")] == sqlite_order

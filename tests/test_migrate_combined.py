@@ -12,9 +12,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
-from outgrow.testing import accepted_on_both
+from outgrow.testing import accepted_on_both, libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
@@ -102,7 +101,7 @@ def test_every_translation_in_one_run(outgrow_cli: list[str], tmp_path: Path, pg
         ("view", "live_users"), ("view", "user_events"), ("trigger", "events_count"),
         ("trigger", "users_no_ban_with_events")]
     assert all(t["verified"] for t in report["tables"])
-    conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conninfo = libpq_conninfo(pg_url)
     with psycopg.connect(conninfo, autocommit=True) as pg:
         for statement, accepted in STATEMENTS:
             assert accepted_on_both(conn, pg, statement) == (accepted, accepted), statement

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
+from outgrow.testing import libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
@@ -50,7 +50,7 @@ def test_defaults_give_the_same_values_on_both_engines(tmp_path: Path, pg_url: s
     conn.execute("INSERT INTO t (id) VALUES (1)")
     sqlite_row = conn.execute("SELECT * FROM t").fetchone()
     conn.close()
-    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)) as pg:
+    with psycopg.connect(libpq_conninfo(pg_url)) as pg:
         pg.execute("INSERT INTO t (id) VALUES (1)")
         pg_row = pg.execute("SELECT * FROM t").fetchone()
     assert pg_row is not None
@@ -91,7 +91,7 @@ def test_iso_text_clock_and_random_id_defaults_keep_their_shape(tmp_path: Path, 
     conn.execute("INSERT INTO t (n) VALUES (2)")
     sqlite_rows = conn.execute("SELECT stamp, token FROM t ORDER BY n").fetchall()
     conn.close()
-    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)) as pg:
+    with psycopg.connect(libpq_conninfo(pg_url)) as pg:
         pg.execute("INSERT INTO t (n) VALUES (1), (2)")
         pg_rows = pg.execute("SELECT stamp, token FROM t ORDER BY n").fetchall()
     stamp = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

@@ -10,18 +10,18 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from outgrow import ConfigurationError, MigrationError, VerificationFailed
 from outgrow.migrate import MigrationReport, build_plan, migrate, verify
 from outgrow.migrate.config import MigrationConfig
+from outgrow.testing import libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def pg(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False),
+    with psycopg.connect(libpq_conninfo(pg_url),
                          autocommit=True) as conn:
         yield conn
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
+from outgrow.testing import libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
@@ -48,7 +48,7 @@ def test_full_text_tables_are_carried_and_searchable(tmp_path: Path, pg_url: str
                                     "equivalent is a pg_trgm index"]  # its rows are carried all the same
     notes = next(t for t in report.plan.tables if t.name == "notes")
     assert any("websearch_to_tsquery('simple', :q)" in n for n in notes.notes)
-    conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conninfo = libpq_conninfo(pg_url)
     with psycopg.connect(conninfo) as pg:
         tables = [r[0] for r in pg.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
         assert tables == ["docs", "notes", "old_notes", "snippets"]  # no shadow table, docs once

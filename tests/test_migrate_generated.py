@@ -8,9 +8,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
+from outgrow.testing import libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
@@ -51,7 +51,7 @@ def test_generated_columns_compute_the_same_values(tmp_path: Path, pg_url: str) 
     conn.execute(insert)
     sqlite_rows = conn.execute(f"SELECT {COLUMNS} FROM items ORDER BY id").fetchall()
     conn.close()
-    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)) as pg:
+    with psycopg.connect(libpq_conninfo(pg_url)) as pg:
         pg.execute(insert)
         pg_rows = pg.execute(f"SELECT {COLUMNS} FROM items ORDER BY id").fetchall()
         assert pg.execute("SELECT attgenerated FROM pg_attribute WHERE attrelid = 'items'::regclass "

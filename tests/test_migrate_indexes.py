@@ -7,10 +7,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
-from outgrow.testing import accepted_on_both
+from outgrow.testing import accepted_on_both, libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
@@ -34,7 +33,7 @@ def test_partial_unique_indexes_refuse_the_same_rows(tmp_path: Path, pg_url: str
         ("(3, 'a@x', '2024-02-01 00:00:00', 'open')", True),
         ("(4, 'a@x', NULL, 'open')", False),  # a second live row may not
     ]
-    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False),
+    with psycopg.connect(libpq_conninfo(pg_url),
                          autocommit=True) as pg:
         for values, accepted in rows:
             outcomes = accepted_on_both(conn, pg, f"INSERT INTO users VALUES {values}")
@@ -78,7 +77,7 @@ def test_expression_indexes_refuse_the_same_rows(tmp_path: Path, pg_url: str) ->
         ("(7, 'cid@x', '{}', NULL, 'c', 3)", True),  # no key: NULL, and NULLs never collide
         ("(8, 'dan@x', '{}', NULL, 'd', 3)", True),
     ]
-    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False),
+    with psycopg.connect(libpq_conninfo(pg_url),
                          autocommit=True) as pg:
         for values, accepted in rows:
             outcomes = accepted_on_both(conn, pg, f"INSERT INTO accounts VALUES {values}")

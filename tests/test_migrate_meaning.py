@@ -8,16 +8,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
-from outgrow.testing import accepted_on_both
+from outgrow.testing import accepted_on_both, libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
-
-def _conninfo(pg_url: str) -> str:
-    return make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def test_checks_keep_their_meaning(tmp_path: Path, pg_url: str) -> None:
@@ -44,7 +40,7 @@ def test_checks_keep_their_meaning(tmp_path: Path, pg_url: str) -> None:
         ("(5, 'e@x', TRUE, NULL, 'Abc', NULL)", True),  # NULL passes a CHECK
         ("(6, 'f@x', TRUE, 7, 'abc', NULL)", False),  # GLOB is case-sensitive even on a NOCASE (citext) column
     ]
-    with psycopg.connect(_conninfo(pg_url), autocommit=True) as pg:
+    with psycopg.connect(libpq_conninfo(pg_url), autocommit=True) as pg:
         for values, accepted in rows:
             assert accepted_on_both(conn, pg, f"INSERT INTO t VALUES {values}") == (accepted, accepted), values
     conn.close()
@@ -58,7 +54,7 @@ def test_a_unique_constraint_collation_does_not_change_the_column(tmp_path: Path
     report = migrate(path, pg_url)
     assert [c.choice.pg_type for c in report.plan.tables[0].columns][1] == "text"
     query = "SELECT count(*) FROM t WHERE name = 'BOB'"
-    with psycopg.connect(_conninfo(pg_url), autocommit=True) as pg:
+    with psycopg.connect(libpq_conninfo(pg_url), autocommit=True) as pg:
         assert pg.execute(query).fetchone() == conn.execute(query).fetchone() == (0,)
         assert accepted_on_both(conn, pg, "INSERT INTO t VALUES (2, 'BOB')") == (False, False)
     conn.close()
@@ -81,7 +77,7 @@ def test_hostile_names_and_literals_stay_data(tmp_path: Path, pg_url: str) -> No
     """)
     report = migrate(path, pg_url)
     assert report.exit_code == 0, report.plan.skipped
-    with psycopg.connect(_conninfo(pg_url), autocommit=True) as pg:
+    with psycopg.connect(libpq_conninfo(pg_url), autocommit=True) as pg:
         assert pg.execute("SELECT count(*) FROM victim").fetchone() == (1,)
         for statement in ("INSERT INTO t (id, a) VALUES (1, 'x')",):
             assert accepted_on_both(conn, pg, statement) == (True, True)

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
+from outgrow.testing import libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
@@ -69,7 +69,7 @@ def test_values_arrive_exactly_or_are_reported(declared: str, values: list[Any],
     conn.close()
     report = migrate(path, pg_url, on_error="report", replace=True)
     rejected = {r.key["rowid"] for r in report.plan.rejects}
-    with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)) as pg:
+    with psycopg.connect(libpq_conninfo(pg_url)) as pg:
         loaded = dict(pg.execute("SELECT id, v FROM t").fetchall())
     assert set(loaded) == set(stored) - rejected  # every row: arrived, or reported
     for row_id, value in loaded.items():

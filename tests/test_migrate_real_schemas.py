@@ -8,9 +8,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
+from outgrow.testing import libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
@@ -28,7 +28,7 @@ def test_a_real_schema_migrates_as_planned(tmp_path: Path, pg_url: str, schema: 
     not_carried = [t.not_carried for t in plan.tables if t.skipped] + plan.skipped
     assert report.exit_code == (3 if not_carried else 0)
     assert all(t.verified for t in report.tables)
-    conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conninfo = libpq_conninfo(pg_url)
     with psycopg.connect(conninfo) as pg:
         tables = {r[0] for r in pg.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         views = {r[0] for r in pg.execute("SELECT viewname FROM pg_views WHERE schemaname = 'public'")}

@@ -9,10 +9,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from outgrow.migrate import migrate
-from outgrow.testing import accepted_on_both
+from outgrow.testing import accepted_on_both, libpq_conninfo
 
 pytestmark = pytest.mark.postgres
 
@@ -77,7 +76,7 @@ def test_views_and_triggers_behave_the_same(tmp_path: Path, pg_url: str) -> None
         ("view", "active_users"), ("view", "user_stats"), ("view", "busy"), ("view", "titled"),
         ("trigger", "posts_audit"), ("trigger", "posts_gone"), ("trigger", "users_stamp"),
         ("trigger", "posts_positive"), ("trigger", "posts_known_user")]
-    conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conninfo = libpq_conninfo(pg_url)
     with psycopg.connect(conninfo, autocommit=True) as pg:
         for statement, accepted in STATEMENTS:
             assert accepted_on_both(conn, pg, statement) == (accepted, accepted), statement

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from outgrow.embedded import embedded_server_url
 from outgrow.errors import OutgrowError
@@ -154,6 +154,11 @@ def _edit_hba(hba: Path, *, add: list[str] | None = None, remove: list[str] | No
 
 def _conninfo(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def libpq_conninfo(url: str) -> str:
+    """A database URL (as the ``pg_url`` fixture gives it) in the form psycopg.connect() takes."""
+    return _conninfo(make_url(url))
 
 
 def start_server() -> PgServer:

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["EXAMPLE_URLS", "engine_name", "mask_url", "normalize_url", "sqlite_uri"]
+__all__ = ["EXAMPLE_URLS", "engine_name", "libpq_url", "mask_url", "normalize_url", "sqlite_uri"]
 
 EXAMPLE_URLS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
 
@@ -65,3 +65,8 @@ def sqlite_uri(path: Path, **params: str) -> str:
     """A ``file:`` URI for sqlite3.connect(uri=True): the path percent-encoded, so a ``#``, ``?`` or ``%`` in a
     file name is part of the name and not a fragment, a query or an escape (opening a different file)."""
     return f"file:{quote(str(path.absolute()))}" + (f"?{urlencode(params)}" if params else "")
+
+
+def libpq_url(url: URL) -> str:
+    """``url`` as libpq and psycopg.connect() take it: plain postgresql://, the password kept."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)

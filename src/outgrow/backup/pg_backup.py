@@ -30,7 +30,7 @@ from sqlalchemy.engine import URL
 from outgrow.backup.destination import Destination
 from outgrow.backup.manifest import MANIFEST_SUFFIX, Manifest, backup_id
 from outgrow.errors import BackupDamaged, BackupError
-from outgrow.urls import mask_url
+from outgrow.urls import libpq_url, mask_url
 
 __all__ = ["DUMP_SUFFIX", "create_pg_backup", "find_pg_tool", "restore_pg", "verify_pg_dump"]
 
@@ -90,7 +90,7 @@ def _environment(url: URL) -> tuple[str, dict[str, str]]:
 
 
 def _conninfo(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return libpq_url(url)
 
 
 def _run(command: list[str], env: dict[str, str], what: str) -> str:

@@ -16,7 +16,7 @@ from outgrow.cli.info_command import render_info
 from outgrow.cli.options import JsonOption
 from outgrow.cli.render import console, error_console, print_json
 from outgrow.demo import DemoReport, SeedPlan, prepare_directory, run_demo
-from outgrow.urls import mask_url
+from outgrow.urls import libpq_url, mask_url
 
 __all__ = ["demo"]
 
@@ -96,7 +96,7 @@ def _as_dict(report: DemoReport) -> dict[str, Any]:
 
 def _libpq_url(url: str) -> str:
     """The URL as psql takes it: plain postgresql://, the socket folder readable, the password masked."""
-    return mask_url(unquote(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)))
+    return mask_url(unquote(libpq_url(make_url(url))))
 
 
 def _render(report: DemoReport) -> None:

@@ -22,7 +22,7 @@ from outgrow.errors import ConfigurationError
 from outgrow.info import DatabaseInfo, describe_database
 from outgrow.migrate import MigrationReport, migrate
 from outgrow.settings import Settings
-from outgrow.urls import sqlite_uri
+from outgrow.urls import libpq_url, sqlite_uri
 
 __all__ = ["DemoBackup", "DemoReport", "prepare_directory", "run_demo"]
 
@@ -123,7 +123,7 @@ def _row_counts(path: Path) -> dict[str, int]:
 def _fresh_demo_database(name: str) -> str:
     """An empty database ``name`` on the embedded PostgreSQL (dropped first if it exists); its URL."""
     admin = embedded_server_url()
-    with psycopg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False),
+    with psycopg.connect(libpq_url(admin),
                          autocommit=True) as pg:
         pg.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         pg.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -25,7 +25,7 @@ from outgrow.migrate.rehearse import rehearse
 from outgrow.migrate.rows import iter_rows, key_offset, row_identity
 from outgrow.migrate.values import Rejection
 from outgrow.settings import Settings
-from outgrow.urls import mask_url, normalize_url
+from outgrow.urls import libpq_url, mask_url, normalize_url
 
 __all__ = ["MigrationReport", "PreflightCheck", "migrate", "preflight", "verify"]
 
@@ -111,7 +111,7 @@ def _conninfo(url: str | None) -> tuple[str, str]:
     if parsed.get_backend_name() != "postgresql":
         raise ConfigurationError(f"the target must be PostgreSQL, not {parsed.get_backend_name()}",
                                  hint="postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
-    conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    conninfo = libpq_url(parsed)
     return conninfo, mask_url(conninfo)
 
 

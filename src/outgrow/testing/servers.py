@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL, make_url
 
 from outgrow.embedded import embedded_server_url
 from outgrow.errors import OutgrowError
-from outgrow.urls import normalize_url
+from outgrow.urls import libpq_url, normalize_url
 
 __all__ = ["PgServer", "schema_snapshot", "start_server"]
 
@@ -153,7 +153,7 @@ def _edit_hba(hba: Path, *, add: list[str] | None = None, remove: list[str] | No
 
 
 def _conninfo(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return libpq_url(url)
 
 
 def libpq_conninfo(url: str) -> str:

@@ -172,6 +172,7 @@ class UntypedRule(ColumnRule):
     """No declared type: the type the values share when they all have one storage class. Nothing guessed."""
 
     family = "none"
+    counts_classes = True
     _BY_CLASS: ClassVar[dict[str, type[ColumnRule]]] = {}
 
     chosen: str = "text"

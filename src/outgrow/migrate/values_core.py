@@ -73,6 +73,9 @@ class ColumnRule:
         self.scale = scale
         self.classes: Counter[str] = Counter()
 
+    #: Whether choosing the type needs the storage-class counts (only a column without a declared type does).
+    counts_classes: ClassVar[bool] = False
+
     #: Whether choosing the type needs to look at the values themselves (``inspect``), not only at how many
     #: of each storage class there are (which SQLite counts in one scan: ``count_classes``).
     inspects_values: ClassVar[bool] = False
@@ -85,6 +88,11 @@ class ColumnRule:
 
     def inspect(self, value: Any) -> None:
         """What a rule learns from a value beyond its storage class."""
+
+    def inspect_where(self, column: str) -> str | None:
+        """A SQL condition on ``column`` (quoted) that every value :meth:`inspect` could learn from satisfies,
+        so SQLite hands over only those; None: every value."""
+        return None
 
     def count_classes(self, classes: Counter[str]) -> None:
         """Take the storage-class counts SQLite computed (the same as observing every value's class)."""

@@ -51,6 +51,10 @@ class DateTimeRule(ColumnRule):
             if match and match.group(8):
                 self.with_offset += 1
 
+    def inspect_where(self, column: str) -> str:
+        # An offset follows "YYYY-MM-DDTHH:MM", so it sits at character 17 or later even before strip().
+        return f"typeof({column}) = 'text' AND substr({column}, 12) GLOB '*[-+Z]*'"
+
     def choose(self) -> TypeChoice:
         if self.with_offset:
             return TypeChoice("timestamptz", f"declared {self.declared}; {self.with_offset} values carry a UTC offset")

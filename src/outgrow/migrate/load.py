@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,12 +21,12 @@ from psycopg import sql
 
 from outgrow.errors import MigrationError, VerificationFailed
 from outgrow.migrate import ddl
-from outgrow.migrate.checksum import pg_checksum, row_hash, text_functions
+from outgrow.migrate.checksum import pg_checksum
+from outgrow.migrate.copying import CopyResult, RejectFound, copy_table, source_checksum
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.plan import MigrationPlan, Reject, TablePlan
 from outgrow.migrate.progress import Progress, Ticker
-from outgrow.migrate.rows import iter_rows, key_offset, row_identity
-from outgrow.migrate.values import Rejection, escape_value
+from outgrow.migrate.stream import output_forms, server_digest, stream_columns
 
 __all__ = ["STAGING_PREFIX", "LoadOptions", "RejectFound", "TableReport", "load_plan"]
 
@@ -36,10 +35,6 @@ STAGING_PREFIX = "outgrow_staging_"
 # What an application role needs on its tables, and no more: not ownership, so row-level security binds it.
 APP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 OnError = Literal["stop", "report"]
-
-
-class RejectFound(MigrationError):
-    """A value that cannot be carried, met while copying (the transaction is rolled back: nothing written)."""
 
 
 @dataclass(frozen=True)
@@ -99,36 +94,47 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
                 pg.execute(ddl.create_table(table, staging))
         source = open_source(plan.source)
         try:
-            source.execute("BEGIN")  # one snapshot for the whole copy
+            source.execute("BEGIN")  # one snapshot for the whole copy, and for any check of it row by row
+            copied: list[CopyResult] = []
             for table in plan.tables:
                 report = TableReport(table.source.name, table.name)
                 if not options.schema_only:
                     _phase(options, "copy")
-                    _copy_table(source, pg, table, report, skip_rows.get(table.source.name, set()), loading, progress)
+                    ticker = Ticker(progress, "copy", table.name, table.source.row_count)
+                    result_of = copy_table(source, pg, table, loading, skip_rows.get(table.source.name, set()),
+                                           ticker.advance)
+                    ticker.finish()
+                    report.rows, report.rejected_rows = result_of.rows, result_of.rejected_rows
+                    report.seconds = result_of.seconds
+                    copied.append(result_of)
                 result.tables.append(report)
+            _phase(options, "indexes")
+            for table in plan.tables:
+                if not options.data_only:
+                    for statement in ddl.keys_and_indexes(table, loading):
+                        pg.execute(statement)
+                restart = ddl.restart_identity(table, loading)
+                if restart is not None:
+                    pg.execute(restart)
+            _phase(options, "foreign keys")
+            for table_name, constraint, definition in held_back:
+                pg.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                    sql.SQL(table_name), sql.Identifier(constraint), sql.SQL(definition)))
+            if not options.data_only:
+                for table in plan.tables:
+                    for statement in ddl.foreign_keys(table, loading, not_valid=options.fk_not_valid):
+                        pg.execute(statement)
+            _phase(options, "verify")
+            with output_forms(pg):
+                parts = {c.table: [c] for c in copied}
+                for table, report in zip(plan.tables, result.tables, strict=True):
+                    _verify(pg, source, table, report, parts.get(table.source.name, []), loading,
+                            skip_rows.get(table.source.name, set()))
+            for table in plan.tables:
+                pg.execute(sql.SQL("ANALYZE {}.{}").format(sql.Identifier(loading), sql.Identifier(table.name)))
             source.execute("COMMIT")
         finally:
             source.close()
-        _phase(options, "indexes")
-        for table in plan.tables:
-            if not options.data_only:
-                for statement in ddl.keys_and_indexes(table, loading):
-                    pg.execute(statement)
-            restart = ddl.restart_identity(table, loading)
-            if restart is not None:
-                pg.execute(restart)
-        _phase(options, "foreign keys")
-        for table_name, constraint, definition in held_back:
-            pg.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                sql.SQL(table_name), sql.Identifier(constraint), sql.SQL(definition)))
-        if not options.data_only:
-            for table in plan.tables:
-                for statement in ddl.foreign_keys(table, loading, not_valid=options.fk_not_valid):
-                    pg.execute(statement)
-        _phase(options, "verify")
-        for table, report in zip(plan.tables, result.tables, strict=True):
-            _verify(pg, table, report, loading)
-            pg.execute(sql.SQL("ANALYZE {}.{}").format(sql.Identifier(loading), sql.Identifier(table.name)))
         _phase(options, "swap")
         if not options.data_only:
             _swap(pg, plan, options, staging)
@@ -190,48 +196,36 @@ def _all_rejects(plan: MigrationPlan, options: LoadOptions) -> list[Reject]:
     return plan.rejects + ([] if options.fk_not_valid else plan.dangling)
 
 
-def _copy_table(source: sqlite3.Connection, pg: psycopg.Connection[Any], table: TablePlan, report: TableReport,
-                skip: set[Any], schema: str, progress: Progress | None) -> None:
-    started = time.perf_counter()
-    columns = table.columns
-    offset = key_offset(table.source)
-    statement = sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
-        sql.Identifier(schema), sql.Identifier(table.name),
-        sql.SQL(", ").join(sql.Identifier(c.name) for c in columns))
-    checksum = 0
-    texts = text_functions(columns)
-    ticker = Ticker(progress, "copy", table.name, table.source.row_count)
-    with pg.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in iter_rows(source, table.source):
-            if skip and row_identity(table.source, row) in skip:
-                report.rejected_rows += 1
-                continue
-            values = []
-            for column, value in zip(columns, row[offset:], strict=True):
-                converted = column.rule.convert(value)
-                if value is None and column.not_null:
-                    converted = Rejection("NULL in a NOT NULL or primary key column")
-                if isinstance(converted, Rejection):  # stop mode, or the source changed after planning
-                    raise RejectFound(
-                        f"{table.source.name}.{column.source.name} = {escape_value(value)}: {converted.reason}",
-                        hint="the source changed after planning; run again")
-                values.append(converted)
-            copy.write_row(values)
-            checksum += row_hash([text(v) for text, v in zip(texts, values, strict=True)])
-            report.rows += 1
-            ticker.tick()
-    ticker.finish()
-    report.checksum = checksum
-    report.seconds = time.perf_counter() - started
-
-
-def _verify(pg: psycopg.Connection[Any], table: TablePlan, report: TableReport, schema: str) -> None:
-    count, checksum = pg_checksum(pg, table.columns, schema, table.name)
-    if count != report.rows or checksum != report.checksum:
-        raise VerificationFailed(
-            f"{table.source.name}: PostgreSQL holds {count} rows (checksum {checksum}), the source sent "
-            f"{report.rows} (checksum {report.checksum})",
-            hint="nothing was swapped in; please report this with the table's schema")
+def _verify(pg: psycopg.Connection[Any], source: sqlite3.Connection, table: TablePlan, report: TableReport,
+            copied: list[CopyResult], schema: str, skip: set[Any]) -> None:
+    """Compare what PostgreSQL holds with what was sent: per rowid range, the stream PostgreSQL prints against
+    the stream sent; otherwise (no rowid key, or a value whose printed form was not foreseen) a sum of row
+    hashes computed on each side."""
+    streams = stream_columns(table)
+    if not copied:  # --schema-only: the table must be empty
+        count, _ = pg_checksum(pg, table.columns, schema, table.name)
+        if count:
+            raise VerificationFailed(f"{table.source.name}: {count} rows appeared in a table created empty")
+    elif streams is not None and not any(c.inexact for c in copied):
+        for part in copied:
+            assert part.low is not None and part.high is not None and part.digest is not None
+            rows, digest = server_digest(pg, table, streams, schema, part.low, part.high)
+            if rows != part.rows or digest != part.digest:
+                raise VerificationFailed(
+                    f"{table.source.name}: PostgreSQL holds {rows} rows with keys {part.low} to {part.high}, the "
+                    f"source sent {part.rows}" + ("" if rows != part.rows else "; their content differs"),
+                    hint="nothing was swapped in; please report this with the table's schema")
+    else:
+        count, checksum = pg_checksum(pg, table.columns, schema, table.name)
+        if streams is None:
+            sent, expected = sum(c.rows for c in copied), sum(c.checksum for c in copied)
+        else:  # the stream could not be compared byte for byte: read the source again, in the same snapshot
+            sent, expected = source_checksum(source, table, skip)
+        if count != sent or checksum != expected:
+            raise VerificationFailed(
+                f"{table.source.name}: PostgreSQL holds {count} rows (checksum {checksum}), the source sent "
+                f"{sent} (checksum {expected})",
+                hint="nothing was swapped in; please report this with the table's schema")
     report.verified = True
 
 

@@ -36,6 +36,12 @@ class Ticker:
         if self.done - self.reported >= EVERY:
             self._report()
 
+    def advance(self, rows: int) -> None:
+        """Count ``rows`` more at once (a batch)."""
+        self.done += rows
+        if self.done - self.reported >= EVERY:
+            self._report()
+
     def finish(self) -> None:
         if self.done != self.reported or self.done == 0:
             self._report()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,16 +14,15 @@ from psycopg import sql
 
 from outgrow.dialects.postgresql import PostgreSQLDialect
 from outgrow.errors import ConfigurationError, MigrationError, OutgrowError, VerificationFailed
-from outgrow.migrate.checksum import pg_checksum, pg_expression, python_text, row_hash
+from outgrow.migrate.checksum import pg_checksum, pg_expression, row_hash
 from outgrow.migrate.config import MigrationConfig
+from outgrow.migrate.copying import loaded_texts
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.load import LoadOptions, OnError, RejectFound, TableReport, load_plan
 from outgrow.migrate.plan import IdentifierStyle, MigrationPlan, TablePlan, TargetFacts, build_plan
 from outgrow.migrate.preflight import PreflightCheck, preflight, target_facts
 from outgrow.migrate.progress import Progress
 from outgrow.migrate.rehearse import rehearse
-from outgrow.migrate.rows import iter_rows, key_offset, row_identity
-from outgrow.migrate.values import Rejection
 from outgrow.settings import Settings
 from outgrow.urls import libpq_url, mask_url, normalize_url
 
@@ -254,7 +253,7 @@ def verify(source: Path, target_url: str | None = None, *, schema: str | None = 
             conn.execute("BEGIN")
             for table in plan.tables:
                 report = TableReport(table.source.name, table.name)
-                for texts in _loaded_rows(conn, table, left_out):
+                for texts in loaded_texts(conn, table, left_out):
                     report.checksum += row_hash(texts)
                     report.rows += 1
                 try:
@@ -278,22 +277,6 @@ def verify(source: Path, target_url: str | None = None, *, schema: str | None = 
     return reports
 
 
-def _loaded_rows(conn: Any, table: TablePlan, left_out: set[tuple[Any, ...]]) -> Iterator[list[str | None]]:
-    """Canonical texts of each source row the migration loaded."""
-    offset = key_offset(table.source)
-    for row in iter_rows(conn, table.source):
-        if left_out and row_identity(table.source, row) in left_out:
-            continue
-        texts = []
-        for column, value in zip(table.columns, row[offset:], strict=True):
-            converted = column.rule.convert(value)
-            if isinstance(converted, Rejection):
-                break
-            texts.append(python_text(column, converted))
-        else:
-            yield texts
-
-
 def _first_difference(conn: Any, pg: psycopg.Connection[Any], table: TablePlan, schema: str,
                       left_out: set[tuple[Any, ...]]) -> str:
     key = [c for c in table.columns if c.source.name in (table.source.primary_key or ())]
@@ -301,7 +284,7 @@ def _first_difference(conn: Any, pg: psycopg.Connection[Any], table: TablePlan, 
         return "(the table has no key: rows differ in content or number)"
     # A multiset of row hashes per key: a duplicated row (a key dropped in the target) shows as a difference.
     source_rows: dict[tuple[Any, ...], Counter[int]] = {}
-    for texts in _loaded_rows(conn, table, left_out):
+    for texts in loaded_texts(conn, table, left_out):
         source_rows.setdefault(tuple(texts[table.columns.index(k)] for k in key), Counter())[row_hash(texts)] += 1
     columns = sql.SQL(", ").join(pg_expression(c) for c in table.columns)
     query = sql.SQL("SELECT {} FROM {}.{}").format(columns, sql.Identifier(schema), sql.Identifier(table.name))

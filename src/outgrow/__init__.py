@@ -5,9 +5,10 @@ The public API is listed in ``__all__``; everything else is internal and may cha
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from outgrow.engine import Database, connect
 from outgrow.errors import (
     AuthenticationFailed,
     BackupDamaged,
@@ -21,8 +22,22 @@ from outgrow.errors import (
     ServerUnreachable,
     VerificationFailed,
 )
-from outgrow.info import DatabaseInfo, describe_database
-from outgrow.settings import Settings
+
+if TYPE_CHECKING:
+    from outgrow.engine import Database, connect
+    from outgrow.info import DatabaseInfo, describe_database
+    from outgrow.settings import Settings
+
+# Imported on first use: a process that needs only part of outgrow (a copy worker) need not load SQLAlchemy's
+# engine and pydantic (half a second).
+_LAZY = {"Database": "outgrow.engine", "connect": "outgrow.engine", "DatabaseInfo": "outgrow.info",
+         "describe_database": "outgrow.info", "Settings": "outgrow.settings"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'outgrow' has no attribute {name!r}")
 
 try:
     __version__ = version("outgrow")

@@ -90,6 +90,8 @@ class Settings(BaseSettings):
         "immediate", description="How explicit transactions begin on SQLite: BEGIN IMMEDIATE, DEFERRED or EXCLUSIVE.")
     backup_dir: Path | None = Field(None, description="Where backups are written and read (default: NAME-backups "
                                     "beside a SQLite file, ./outgrow-backups for PostgreSQL).")
+    migrate_jobs: int | None = Field(None, ge=1, description="Copy worker processes for outgrow migrate (default: one "
+                                     "per core once the source holds 200,000 rows; 1: copy in one process).")
     pool_size: int = Field(5, ge=1, description="Connections kept open per process.")
     pool_max_overflow: int = Field(10, ge=0, description="Extra connections opened under load, closed when idle.")
     pool_timeout_s: float = Field(30.0, gt=0, description="Seconds to wait for a free pooled connection.")

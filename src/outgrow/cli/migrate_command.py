@@ -56,6 +56,9 @@ def migrate_cmd(
     fk_not_valid: FkNotValidOption = False,
     collation: CollationOption = None,
     nocase: NocaseOption = "auto",
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", min=1, help="Copy worker processes (default: one per core for sources of 200,000 rows or more).",
+        show_default=False)] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Migrate SQLITE_FILE into PostgreSQL: exact types, every value carried or reported, verified, atomic."""
@@ -68,7 +71,7 @@ def migrate_cmd(
                          grant_to=grant_to, collation=_collation(collation),
                          nocase=_choice(nocase, ("auto", "citext", "lower"), "--nocase"),
                          config=load_config(config) if config is not None else None,
-                         progress=progress)
+                         progress=progress, jobs=jobs)
     if json_output:
         print_json(report.to_dict())
     else:

@@ -22,11 +22,12 @@ from psycopg import sql
 from outgrow.errors import MigrationError, VerificationFailed
 from outgrow.migrate import ddl
 from outgrow.migrate.checksum import pg_checksum
-from outgrow.migrate.copying import CopyResult, RejectFound, copy_table, source_checksum
+from outgrow.migrate.copying import CopyResult, RejectFound, copy_statement, copy_table, source_checksum
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.plan import MigrationPlan, Reject, TablePlan
 from outgrow.migrate.progress import Progress, Ticker
 from outgrow.migrate.stream import output_forms, server_digest, stream_columns
+from outgrow.migrate.workers import CopyWorkers
 
 __all__ = ["STAGING_PREFIX", "LoadOptions", "RejectFound", "TableReport", "load_plan"]
 
@@ -35,6 +36,7 @@ STAGING_PREFIX = "outgrow_staging_"
 # What an application role needs on its tables, and no more: not ownership, so row-level security binds it.
 APP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 OnError = Literal["stop", "report"]
+MAINTENANCE_WORK_MEM = "512MB"
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class LoadResult:
 
 
 def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejects_path: Path | None = None,
-              progress: Progress | None = None) -> LoadResult:
+              progress: Progress | None = None, jobs: int = 1) -> LoadResult:
     """Create, fill, verify and swap in every table of ``plan``; raise MigrationError and change nothing on failure."""
     result = LoadResult()
     skip_rows = _rows_to_skip(plan, options)
@@ -82,6 +84,10 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
         for user_sql in options.before:
             _user_sql(pg, user_sql)
         _phase(options, "staging")
+        # Index builds sort every key: a larger sort memory for this transaction only (default 64 MB).
+        pg.execute("SELECT set_config('maintenance_work_mem', %s, true) "
+                   "WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes(%s)",
+                   (MAINTENANCE_WORK_MEM, MAINTENANCE_WORK_MEM))
         if any(c.choice.pg_type == "citext" for t in plan.tables for c in t.columns):
             pg.execute("CREATE EXTENSION IF NOT EXISTS citext")  # trusted: the database's CREATE privilege suffices
         held_back: list[tuple[str, str, str]] = []
@@ -94,19 +100,16 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
                 pg.execute(ddl.create_table(table, staging))
         source = open_source(plan.source)
         try:
-            source.execute("BEGIN")  # one snapshot for the whole copy, and for any check of it row by row
-            copied: list[CopyResult] = []
+            copied = _copy(plan, conninfo, pg, source, options, loading, skip_rows, progress, jobs)
+            parts: dict[str, list[CopyResult]] = {}
+            for part in copied:
+                parts.setdefault(part.table, []).append(part)
             for table in plan.tables:
                 report = TableReport(table.source.name, table.name)
-                if not options.schema_only:
-                    _phase(options, "copy")
-                    ticker = Ticker(progress, "copy", table.name, table.source.row_count)
-                    result_of = copy_table(source, pg, table, loading, skip_rows.get(table.source.name, set()),
-                                           ticker.advance)
-                    ticker.finish()
-                    report.rows, report.rejected_rows = result_of.rows, result_of.rejected_rows
-                    report.seconds = result_of.seconds
-                    copied.append(result_of)
+                for part in parts.get(table.source.name, []):
+                    report.rows += part.rows
+                    report.rejected_rows += part.rejected_rows
+                    report.seconds = max(report.seconds, part.seconds)
                 result.tables.append(report)
             _phase(options, "indexes")
             for table in plan.tables:
@@ -126,7 +129,6 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
                         pg.execute(statement)
             _phase(options, "verify")
             with output_forms(pg):
-                parts = {c.table: [c] for c in copied}
                 for table, report in zip(plan.tables, result.tables, strict=True):
                     _verify(pg, source, table, report, parts.get(table.source.name, []), loading,
                             skip_rows.get(table.source.name, set()))
@@ -153,6 +155,35 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
     if pending is not None and rejects_path is not None:
         os.replace(pending, rejects_path)
     return result
+
+
+def _copy(plan: MigrationPlan, conninfo: str, pg: psycopg.Connection[Any], source: sqlite3.Connection,
+          options: LoadOptions, schema: str, skip_rows: dict[str, set[Any]], progress: Progress | None,
+          jobs: int) -> list[CopyResult]:
+    """Copy every table, in this process or spread over ``jobs`` worker processes; ``source`` is left in a read
+    transaction on the same state of the source the copy read (for any check row by row)."""
+    if options.schema_only:
+        source.execute("BEGIN")
+        return []
+    copied: list[CopyResult] = []
+    if jobs <= 1:
+        source.execute("BEGIN")  # one snapshot for the whole copy
+        for table in plan.tables:
+            _phase(options, "copy")
+            ticker = Ticker(progress, "copy", table.name, table.source.row_count)
+            copied.append(copy_table(source, pg, table, schema, skip_rows.get(table.source.name, set()),
+                                     ticker.advance))
+            ticker.finish()
+        return copied
+    with CopyWorkers(plan.source, conninfo, plan.tables, jobs, source) as workers:
+        for index, table in enumerate(plan.tables):
+            _phase(options, "copy")
+            ticker = Ticker(progress, "copy", table.name, table.source.row_count)
+            tasks = workers.plan_tasks(index, skip_rows.get(table.source.name, set()))
+            with pg.cursor() as cursor, cursor.copy(copy_statement(table, schema)) as copy:
+                copied += workers.run(tasks, copy.write, ticker.advance)
+            ticker.finish()
+    return copied
 
 
 def _user_sql(pg: psycopg.Connection[Any], statement: str) -> None:

@@ -73,6 +73,7 @@ def build_plan(
     skip: list[str] | None = None,
     check_values: bool = True,
     progress: Progress | None = None,
+    check_keys: bool = True,
 ) -> MigrationPlan:
     """Read ``path`` (read-only, one snapshot) and decide everything a migration will do.
 
@@ -80,7 +81,9 @@ def build_plan(
     byte order; ``nocase`` is citext, lower or auto (citext when the target has it); ``skip`` lists not-carried
     objects the user has reviewed (they no longer fail the run). ``check_values=False`` skips the pass that
     converts every value to find the ones that cannot be carried: a load in stop mode converts each value
-    anyway and stops at the first (nothing is written), so it need not be done twice."""
+    anyway and stops at the first (nothing is written), so it need not be done twice. ``check_keys=False``
+    skips the search for rows whose foreign key dangles, for a load that lets PostgreSQL validate the keys
+    and plans again, with the search, only when one fails."""
     if collation not in (None, "C"):
         raise ConfigurationError(f"--collation {collation!r}: only C (SQLite's byte order) is offered")
     if nocase not in ("auto", "citext", "lower"):
@@ -122,7 +125,7 @@ def build_plan(
                             facts.text_order_same)
         _drop_mismatched_foreign_keys(plan)
         # Only the foreign keys that will exist in PostgreSQL decide which rows dangle.
-        plan.dangling = dangling_foreign_keys(conn, plan.tables, source.tables)
+        plan.dangling = dangling_foreign_keys(conn, plan.tables, source.tables) if check_keys else []
         if plan.rejects or plan.dangling:
             plan.dangling += orphans(conn, plan)
         _check_identifiers("index", {f"{t.source.name}.{i.name}": i.name for t in plan.tables for i in t.indexes})

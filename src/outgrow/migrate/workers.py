@@ -1,0 +1,234 @@
+"""Copy workers: processes that read the source and format COPY data, while one connection sends it.
+
+The load stays one PostgreSQL transaction (a failure or ``kill -9`` leaves the target as it was), but the work
+the client does per row — reading SQLite, checking and converting values, formatting COPY text, hashing —
+is spread over ``jobs`` processes: a large table is split into rowid ranges, one per worker, and the parent
+relays the formatted chunks (whole rows each) into the table's COPY.
+
+All workers read one state of the source. Python's sqlite3 has no snapshot API, so the parent holds SQLite's
+write lock (``BEGIN IMMEDIATE``) while every worker starts its read transaction, and lets go once all have:
+no write can commit in between, so they all see the same database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.copy import Copy, Writer
+
+from outgrow.errors import MigrationError
+from outgrow.migrate.copying import CopyResult, RejectFound, Tick, copy_range, copy_rows
+from outgrow.migrate.introspect import open_source
+from outgrow.migrate.plan_model import TablePlan
+from outgrow.migrate.stream import rowid_ranges, stream_columns
+from outgrow.urls import sqlite_uri
+
+__all__ = ["CopyWorkers", "Task"]
+
+_DATA, _TICK, _DONE, _FAILED, _READY = b"D", b"T", b"R", b"E", b"S"
+START_TIMEOUT = 60.0  # seconds for every worker to start and open its read transaction
+
+
+@dataclass(frozen=True)
+class Task:
+    table: int  # index into the plan's tables
+    low: int | None  # inclusive rowid range (fast path), or None for the whole table row by row
+    high: int | None
+    skip: frozenset[Any] = frozenset()
+
+
+class _PipeWriter(Writer):
+    """Sends formatted COPY data to the parent instead of a server, hashing it on the way."""
+
+    def __init__(self, pipe: Connection) -> None:
+        import hashlib
+
+        self.pipe = pipe
+        self.digest = hashlib.blake2b(digest_size=16)
+
+    def write(self, data: Any) -> None:
+        self.digest.update(data)
+        self.pipe.send_bytes(_DATA + bytes(data))
+
+
+def _worker(pipe: Connection) -> None:
+    """A worker's life: learn the job, open the read transaction when told, then run tasks until told to stop."""
+    try:
+        source, conninfo, tables = pipe.recv()
+        if pipe.recv() != "snapshot":
+            return
+        reader = open_source(Path(source))
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM sqlite_schema").fetchone()  # the read transaction starts here
+        # psycopg formats COPY data with a connection's adapters; this one never starts a COPY of its own.
+        adapters = psycopg.connect(conninfo)
+        pipe.send_bytes(_READY)
+        while (task := pipe.recv()) is not None:
+            try:
+                result = _run(reader, adapters, tables[task.table], task, pipe)
+                pipe.send_bytes(_DONE + pickle.dumps(result))
+            except RejectFound as exc:
+                pipe.send_bytes(_FAILED + pickle.dumps(("reject", str(exc), exc.hint)))
+            except Exception as exc:  # reported to the parent, which raises it
+                pipe.send_bytes(_FAILED + pickle.dumps(("error", f"{type(exc).__name__}: {exc}", None)))
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        return  # the parent is gone or stopping: nothing to report to
+
+
+def _run(reader: sqlite3.Connection, adapters: psycopg.Connection[Any], table: TablePlan, task: Task,
+         pipe: Connection) -> CopyResult:
+    def tick(rows: int) -> None:
+        pipe.send_bytes(_TICK + rows.to_bytes(8, "little"))
+
+    writer = _PipeWriter(pipe)
+    streams = stream_columns(table)
+    with adapters.cursor() as cursor, Copy(cursor, writer=writer) as copy:
+        if streams is None or task.low is None or task.high is None:
+            result = copy_rows(reader, copy, table, set(task.skip), tick)
+        else:
+            result = copy_range(reader, copy, table, streams, task.low, task.high, set(task.skip), tick)
+    if streams is not None:
+        result.digest = writer.digest.hexdigest()  # after the COPY's last chunk, written when it closes
+    return result
+
+
+def _receive(pipe: Connection) -> bytes:
+    try:
+        return pipe.recv_bytes()
+    except (EOFError, OSError):
+        raise MigrationError("a copy worker died", hint="nothing was written; --jobs 1 copies in one process") from None
+
+
+class CopyWorkers:
+    """``jobs`` worker processes reading one snapshot of ``source``, which ``reader`` (the parent's own
+    connection to it) joins too; use as a context manager."""
+
+    def __init__(self, source: Path, conninfo: str, tables: list[TablePlan], jobs: int,
+                 reader: sqlite3.Connection) -> None:
+        self.source, self.conninfo, self.tables, self.jobs, self.reader = source, conninfo, tables, jobs, reader
+        self.pipes: list[Connection] = []
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> CopyWorkers:
+        # A fresh interpreter per worker, not fork (the parent may run threads, such as the progress display,
+        # whose locks a fork would copy held) nor multiprocessing's spawn (which re-runs the caller's script).
+        try:
+            job = (str(self.source), self.conninfo, self.tables)
+            for _ in range(self.jobs):
+                parent_end, child_end = socket.socketpair()
+                process = subprocess.Popen([sys.executable, "-m", "outgrow.migrate.workers", str(child_end.fileno())],
+                                           pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                child_end.close()
+                self.processes.append(process)
+                self.pipes.append(Connection(parent_end.detach()))
+                self.pipes[-1].send(job)
+            self._share_snapshot()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _share_snapshot(self) -> None:
+        lock = sqlite3.connect(sqlite_uri(self.source), uri=True, isolation_level=None, timeout=30)
+        try:
+            lock.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            lock.close()
+            raise MigrationError(f"cannot hold the source still while the copy workers start: {exc}",
+                                 hint="another process holds its write lock, or it is read-only; --jobs 1 reads "
+                                      "it with one connection") from None
+        try:
+            for pipe in self.pipes:
+                pipe.send("snapshot")
+            deadline = time.monotonic() + START_TIMEOUT
+            for pipe, process in zip(self.pipes, self.processes, strict=True):
+                while not pipe.poll(0.1):
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise MigrationError("a copy worker did not start", hint="--jobs 1 copies in one process")
+                if _receive(pipe) != _READY:
+                    raise MigrationError("a copy worker did not start", hint="--jobs 1 copies in one process")
+            self.reader.execute("BEGIN")
+            self.reader.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+
+    def __exit__(self, failed: type[BaseException] | None, *_: object) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):  # a worker that is gone already
+                pipe.send(None)
+        for process in self.processes:
+            try:
+                process.wait(timeout=0 if failed else 5)  # a failed run's workers may be mid-task: stop them now
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pipe in self.pipes:
+            pipe.close()
+
+    def plan_tasks(self, index: int, skip: set[Any]) -> list[Task]:
+        """One table's tasks: rowid ranges of a large table on the fast path, or the whole table."""
+        table = self.tables[index]
+        frozen = frozenset(skip)
+        if stream_columns(table) is None:
+            return [Task(index, None, None, frozen)]
+        pieces = self.jobs if table.source.row_count >= 20_000 * self.jobs else 1
+        return [Task(index, low, high, frozen) for low, high in rowid_ranges(self.reader, table, pieces)]
+
+    def run(self, tasks: list[Task], write: Callable[[memoryview], None] | None,
+            tick: Tick | None) -> list[CopyResult]:
+        """Run ``tasks`` on the workers, passing each chunk of COPY data to ``write`` as it comes."""
+        pending = list(reversed(tasks))
+        busy: dict[int, Task] = {}
+        results: list[CopyResult] = []
+        for slot in range(len(self.pipes)):
+            if pending:
+                busy[slot] = pending.pop()
+                self.pipes[slot].send(busy[slot])
+        while busy:
+            for ready in wait([self.pipes[s] for s in busy], timeout=1.0):
+                assert isinstance(ready, Connection)
+                slot = self.pipes.index(ready)
+                message = _receive(ready)
+                kind, body = message[:1], memoryview(message)[1:]
+                if kind == _DATA and write is not None:
+                    write(body)
+                elif kind == _TICK and tick is not None:
+                    tick(int.from_bytes(body, "little"))
+                elif kind == _DONE:
+                    results.append(pickle.loads(body))  # noqa: S301 - our own worker, over a private pipe
+                    del busy[slot]
+                    if pending:
+                        busy[slot] = pending.pop()
+                        ready.send(busy[slot])
+                elif kind == _FAILED:
+                    what, message_text, hint = pickle.loads(body)  # noqa: S301 - as above
+                    if what == "reject":
+                        raise RejectFound(message_text, hint=hint)
+                    raise MigrationError(f"a copy worker failed: {message_text}", hint="nothing was written")
+            for slot in busy:
+                if self.processes[slot].poll() is not None:
+                    raise MigrationError("a copy worker died", hint="nothing was written; --jobs 1 copies in one "
+                                                                    "process")
+        return results
+
+
+if __name__ == "__main__":
+    _worker(Connection(int(sys.argv[1])))
+    # Nothing is left to flush (each task's result went to the parent, the connections hold no transaction):
+    # skip the interpreter's teardown, which costs a good part of a second per worker.
+    os._exit(0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,8 @@ from outgrow.errors import ConfigurationError, MigrationError
 from outgrow.migrate.checks import read_checks
 from outgrow.migrate.defaults import translate_default
 from outgrow.migrate.expressions import TableScope, Untranslatable, sqlite_affinity
-from outgrow.migrate.introspect import Column, ForeignKey, Table, open_source, quote, read_schema
+from outgrow.migrate.introspect import ForeignKey, Table, open_source, quote, read_schema
+from outgrow.migrate.observe import observe_values
 from outgrow.migrate.orphans import dangling_foreign_keys, orphans
 from outgrow.migrate.plan_model import (
     MAX_IDENTIFIER_BYTES,
@@ -29,7 +29,7 @@ from outgrow.migrate.progress import Progress, Ticker
 from outgrow.migrate.rows import carried_columns, iter_rows, key_offset, row_identity, row_key
 from outgrow.migrate.schema_objects import plan_schema_objects
 from outgrow.migrate.table_objects import column_collations, plan_table_objects
-from outgrow.migrate.values import INT64_MAX, ColumnRule, Rejection, TypeChoice, UntypedRule, escape_value, rule_for
+from outgrow.migrate.values import INT64_MAX, Rejection, TypeChoice, UntypedRule, escape_value, rule_for
 
 __all__ = [
     "ColumnPlan",
@@ -147,7 +147,7 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
     lowered = {name.lower(): declared for name, declared in overrides.items()}
     rules = {c.name: rule_for(lowered.get(c.name.lower(), c.declared)) for c in columns}
     offset = key_offset(table)
-    _observe(conn, table, columns, rules)
+    observe_values(conn, table, columns, rules)
     column_plans = [ColumnPlan(source=c, name=column_names[c.name], rule=rules[c.name],
                                choice=rules[c.name].choose()) for c in columns]
     skipped: list[tuple[str, str]] = []
@@ -211,40 +211,6 @@ def _plan_table(conn: sqlite3.Connection, table: Table, names: dict[str, str], s
         identity_next=identity_next,
         skipped=skipped + objects.problems,
     )
-
-
-def _observe(conn: sqlite3.Connection, table: Table, columns: list[Column], rules: dict[str, ColumnRule]) -> None:
-    """Show the rules what they need of their column's values: SQLite counts the storage classes in one scan
-    for the columns without a declared type (no value crosses into Python), and hands the rules that look at
-    values themselves only the values that can teach them something."""
-    counting = [c for c in columns if rules[c.name].counts_classes]
-    if counting:
-        _count_classes(conn, table, counting, rules)
-    inspecting = [c for c in columns if rules[c.name].inspects_values]
-    if inspecting:
-        selected = ", ".join(quote(c.name) for c in inspecting)
-        wheres = [rules[c.name].inspect_where(quote(c.name)) for c in inspecting]
-        # Inspecting a value beyond its own column's condition teaches the rule nothing, and costs no harm.
-        where = "" if None in wheres else " WHERE " + " OR ".join(f"({w})" for w in wheres)
-        cursor = conn.execute(f"SELECT {selected} FROM {quote(table.name)}{where}")
-        while rows := cursor.fetchmany(5000):
-            for row in rows:
-                for column, value in zip(inspecting, row, strict=True):
-                    rules[column.name].inspect(value)
-
-
-def _count_classes(conn: sqlite3.Connection, table: Table, columns: list[Column],
-                   rules: dict[str, ColumnRule]) -> None:
-    # count(x) counts the values that are not NULL; BLOBs are what is left (a fifth typeof() per column would
-    # cost a third more: 1.1 s against 1.7 s for the benchmark's 500 k events).
-    sums = ", ".join(f"count({quote(c.name)}), sum(typeof({quote(c.name)}) = 'integer'), "
-                     f"sum(typeof({quote(c.name)}) = 'real'), sum(typeof({quote(c.name)}) = 'text')"
-                     for c in columns)
-    total, *counts = conn.execute(f"SELECT count(*), {sums} FROM {quote(table.name)}").fetchone()
-    for index, column in enumerate(columns):
-        present, integer, real, text = (n or 0 for n in counts[index * 4:(index + 1) * 4])
-        rules[column.name].count_classes(Counter(integer=integer, real=real, text=text,
-                                                 blob=present - integer - real - text, null=total - present))
 
 
 def _collations(table: Table, column_plans: list[ColumnPlan], facts: _Facts, skipped: list[tuple[str, str]],

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     backup_dir: Path | None = Field(None, description="Where backups are written and read (default: NAME-backups "
                                     "beside a SQLite file, ./outgrow-backups for PostgreSQL).")
     migrate_jobs: int | None = Field(None, ge=1, description="Copy worker processes for outgrow migrate (default: one "
-                                     "per core once the source holds 200,000 rows; 1: copy in one process).")
+                                     "per core for a source of 48 MiB or more; 1: copy in one process).")
     pool_size: int = Field(5, ge=1, description="Connections kept open per process.")
     pool_max_overflow: int = Field(10, ge=0, description="Extra connections opened under load, closed when idle.")
     pool_timeout_s: float = Field(30.0, gt=0, description="Seconds to wait for a free pooled connection.")

@@ -57,7 +57,7 @@ def migrate_cmd(
     collation: CollationOption = None,
     nocase: NocaseOption = "auto",
     jobs: Annotated[int | None, typer.Option(
-        "--jobs", min=1, help="Copy worker processes (default: one per core for sources of 200,000 rows or more).",
+        "--jobs", min=1, help="Copy worker processes (default: one per core for a source of 48 MiB or more).",
         show_default=False)] = None,
     json_output: JsonOption = False,
 ) -> None:

@@ -73,7 +73,7 @@ class LoadResult:
 
 
 def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejects_path: Path | None = None,
-              progress: Progress | None = None, jobs: int = 1) -> LoadResult:
+              progress: Progress | None = None, workers: CopyWorkers | None = None) -> LoadResult:
     """Create, fill, verify and swap in every table of ``plan``; raise MigrationError and change nothing on failure."""
     result = LoadResult()
     skip_rows = _rows_to_skip(plan, options)
@@ -100,7 +100,7 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
                 pg.execute(ddl.create_table(table, staging))
         source = open_source(plan.source)
         try:
-            copied = _copy(plan, conninfo, pg, source, options, loading, skip_rows, progress, jobs)
+            copied = _copy(plan, conninfo, pg, source, options, loading, skip_rows, progress, workers)
             parts: dict[str, list[CopyResult]] = {}
             for part in copied:
                 parts.setdefault(part.table, []).append(part)
@@ -159,14 +159,14 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
 
 def _copy(plan: MigrationPlan, conninfo: str, pg: psycopg.Connection[Any], source: sqlite3.Connection,
           options: LoadOptions, schema: str, skip_rows: dict[str, set[Any]], progress: Progress | None,
-          jobs: int) -> list[CopyResult]:
-    """Copy every table, in this process or spread over ``jobs`` worker processes; ``source`` is left in a read
+          workers: CopyWorkers | None) -> list[CopyResult]:
+    """Copy every table, in this process or spread over the ``workers``; ``source`` is left in a read
     transaction on the same state of the source the copy read (for any check row by row)."""
     if options.schema_only:
         source.execute("BEGIN")
         return []
     copied: list[CopyResult] = []
-    if jobs <= 1:
+    if workers is None:
         source.execute("BEGIN")  # one snapshot for the whole copy
         for table in plan.tables:
             _phase(options, "copy")
@@ -175,14 +175,14 @@ def _copy(plan: MigrationPlan, conninfo: str, pg: psycopg.Connection[Any], sourc
                                      ticker.advance))
             ticker.finish()
         return copied
-    with CopyWorkers(plan.source, conninfo, plan.tables, jobs, source) as workers:
-        for index, table in enumerate(plan.tables):
-            _phase(options, "copy")
-            ticker = Ticker(progress, "copy", table.name, table.source.row_count)
-            tasks = workers.plan_tasks(index, skip_rows.get(table.source.name, set()))
-            with pg.cursor() as cursor, cursor.copy(copy_statement(table, schema)) as copy:
-                copied += workers.run(tasks, copy.write, ticker.advance)
-            ticker.finish()
+    workers.begin(plan.source, conninfo, plan.tables, source)
+    for index, table in enumerate(plan.tables):
+        _phase(options, "copy")
+        ticker = Ticker(progress, "copy", table.name, table.source.row_count)
+        tasks = workers.plan_tasks(index, skip_rows.get(table.source.name, set()))
+        with pg.cursor() as cursor, cursor.copy(copy_statement(table, schema)) as copy:
+            copied += workers.run(tasks, copy.write, ticker.advance)
+        ticker.finish()
     return copied
 
 

@@ -6,6 +6,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,14 +25,15 @@ from outgrow.migrate.plan import IdentifierStyle, MigrationPlan, TablePlan, Targ
 from outgrow.migrate.preflight import PreflightCheck, preflight, target_facts
 from outgrow.migrate.progress import Progress
 from outgrow.migrate.rehearse import rehearse
+from outgrow.migrate.workers import CopyWorkers
 from outgrow.settings import Settings
 from outgrow.urls import libpq_url, mask_url, normalize_url
 
-__all__ = ["PARALLEL_FROM_ROWS", "MigrationReport", "PreflightCheck", "migrate", "preflight", "verify"]
+__all__ = ["PARALLEL_FROM_BYTES", "MigrationReport", "PreflightCheck", "migrate", "preflight", "verify"]
 
 
-# Below this many rows a worker process's start (about 0.8 s of imports) costs more than it saves.
-PARALLEL_FROM_ROWS = 200_000
+# Below this size a worker process's start (about half a second of imports) costs more than it saves.
+PARALLEL_FROM_BYTES = 48 * 2**20
 
 
 @dataclass
@@ -150,8 +152,8 @@ def migrate(
     """Migrate ``source`` into the target; exact, verified and atomic, or a MigrationError and no change.
 
     Options given here win over the same ones in ``config`` (a parsed migrate.toml). ``jobs``: copy worker
-    processes (default: ``OUTGROW_MIGRATE_JOBS``, else one per core once the source holds
-    :data:`PARALLEL_FROM_ROWS` rows; starting a worker costs more than copying a smaller database in-process).
+    processes (default: ``OUTGROW_MIGRATE_JOBS``, else one per core for a source of :data:`PARALLEL_FROM_BYTES`
+    or more; starting a worker costs more than copying a smaller database in-process).
     """
     started = time.perf_counter()
     if schema_only and data_only:
@@ -163,63 +165,67 @@ def migrate(
         facts = target_facts(conninfo)
     except psycopg.Error as exc:
         raise _connect_error(exc, conninfo) from None
-    # Stop mode converts every value once, while copying, and stops at the first that cannot be carried; the
-    # full list is only worked out (a second plan) when there is one to report.
-    check_values = dry_run or on_error == "report" or schema_only
-    # Dangling foreign keys likewise: PostgreSQL validates every key after the copy, and a failure (rare, and
-    # nothing is written) plans again with the search for the rows to report.
-    plan = _plan(source, config, schema, identifiers, facts, collation, nocase, progress, check_values,
-                 check_keys=check_values or fk_not_valid)
-    if not data_only:
-        checks.append(_existing_tables(conninfo, plan, replace))
-    failed = [c for c in checks if not c.ok]
-    if not data_only and not failed:
+    # Copy workers start now, loading their modules while this process plans.
+    wanted = 1 if dry_run or schema_only else _jobs(jobs, source)
+    with CopyWorkers(wanted) if wanted > 1 else nullcontext() as workers:
+        # Stop mode converts every value once, while copying, and stops at the first that cannot be carried; the
+        # full list is only worked out (a second plan) when there is one to report.
+        check_values = dry_run or on_error == "report" or schema_only
+        # Dangling foreign keys likewise: PostgreSQL validates every key after the copy, and a failure (rare, and
+        # nothing is written) plans again with the search for the rows to report.
+        plan = _plan(source, config, schema, identifiers, facts, collation, nocase, progress, check_values,
+                     check_keys=check_values or fk_not_valid)
+        if not data_only:
+            checks.append(_existing_tables(conninfo, plan, replace))
+        failed = [c for c in checks if not c.ok]
+        if not data_only and not failed:
+            try:
+                rehearse(plan, conninfo)  # what PostgreSQL refuses becomes "not carried", before anything is written
+            except psycopg.Error as exc:
+                raise MigrationError(f"the schema rehearsal on the target failed: {str(exc).splitlines()[0]}",
+                                     hint="nothing was written") from None
+        report = MigrationReport(plan=plan, target=masked, preflight=checks, dry_run=dry_run, fk_not_valid=fk_not_valid)
+        if dry_run:
+            report.seconds = time.perf_counter() - started
+            return report
+        if failed:
+            raise MigrationError(f"preflight: {failed[0].name}: {failed[0].detail}", hint=failed[0].hint)
+        if on_error == "stop" and not schema_only:
+            _stop_on_problems(plan, fk_not_valid)
+        options = LoadOptions(on_error=on_error, replace=replace, schema_only=schema_only, data_only=data_only,
+                              fk_not_valid=fk_not_valid, owner=owner or config.owner, grants=dict(config.grants),
+                              grant_to=list(grant_to or []),
+                              before=list(config.before), after=list(config.after), fault=fault)
         try:
-            rehearse(plan, conninfo)  # what PostgreSQL refuses becomes "not carried", before anything is written
+            result = load_plan(plan, conninfo, options, rejects_path=rejects_path, progress=progress,
+                               workers=workers)
+        except RejectFound as found:
+            checked = _plan(source, config, schema, identifiers, facts, collation, nocase, None, True)
+            if not checked.rejects:
+                raise found from None  # the source changed after planning
+            _stop_on_problems(checked, fk_not_valid)
+            raise
+        except psycopg.errors.ForeignKeyViolation as exc:
+            _stop_on_problems(_plan(source, config, schema, identifiers, facts, collation, nocase, None, True),
+                              fk_not_valid)
+            raise MigrationError(f"PostgreSQL stopped the migration: {str(exc).splitlines()[0]}",
+                                 hint="nothing was changed in the target") from None
         except psycopg.Error as exc:
-            raise MigrationError(f"the schema rehearsal on the target failed: {str(exc).splitlines()[0]}",
-                                 hint="nothing was written") from None
-    report = MigrationReport(plan=plan, target=masked, preflight=checks, dry_run=dry_run, fk_not_valid=fk_not_valid)
-    if dry_run:
+            raise MigrationError(f"PostgreSQL stopped the migration: {str(exc).splitlines()[0]}",
+                                 hint="nothing was changed in the target") from None
+        report.tables = result.tables
+        report.rejects_written = result.rejects_written
         report.seconds = time.perf_counter() - started
         return report
-    if failed:
-        raise MigrationError(f"preflight: {failed[0].name}: {failed[0].detail}", hint=failed[0].hint)
-    if on_error == "stop" and not schema_only:
-        _stop_on_problems(plan, fk_not_valid)
-    options = LoadOptions(on_error=on_error, replace=replace, schema_only=schema_only, data_only=data_only,
-                          fk_not_valid=fk_not_valid, owner=owner or config.owner, grants=dict(config.grants),
-                          grant_to=list(grant_to or []),
-                          before=list(config.before), after=list(config.after), fault=fault)
-    try:
-        result = load_plan(plan, conninfo, options, rejects_path=rejects_path, progress=progress,
-                           jobs=_jobs(jobs, plan))
-    except RejectFound as found:
-        checked = _plan(source, config, schema, identifiers, facts, collation, nocase, None, True)
-        if not checked.rejects:
-            raise found from None  # the source changed after planning
-        _stop_on_problems(checked, fk_not_valid)
-        raise
-    except psycopg.errors.ForeignKeyViolation as exc:
-        _stop_on_problems(_plan(source, config, schema, identifiers, facts, collation, nocase, None, True),
-                          fk_not_valid)
-        raise MigrationError(f"PostgreSQL stopped the migration: {str(exc).splitlines()[0]}",
-                             hint="nothing was changed in the target") from None
-    except psycopg.Error as exc:
-        raise MigrationError(f"PostgreSQL stopped the migration: {str(exc).splitlines()[0]}",
-                             hint="nothing was changed in the target") from None
-    report.tables = result.tables
-    report.rejects_written = result.rejects_written
-    report.seconds = time.perf_counter() - started
-    return report
 
 
-def _jobs(jobs: int | None, plan: MigrationPlan) -> int:
+def _jobs(jobs: int | None, source: Path) -> int:
     if jobs is None:
         jobs = Settings().migrate_jobs
     if jobs is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        jobs = cores if sum(t.source.row_count for t in plan.tables) >= PARALLEL_FROM_ROWS else 1
+        size = sum(p.stat().st_size for p in (source, source.with_name(source.name + "-wal")) if p.is_file())
+        jobs = cores if size >= PARALLEL_FROM_BYTES else 1
     return jobs
 
 

@@ -113,20 +113,19 @@ def _receive(pipe: Connection) -> bytes:
 
 
 class CopyWorkers:
-    """``jobs`` worker processes reading one snapshot of ``source``, which ``reader`` (the parent's own
-    connection to it) joins too; use as a context manager."""
+    """``jobs`` worker processes; use as a context manager. They start (and load their modules) as soon as
+    the context is entered, so a caller enters it before planning, and :meth:`begin` hands them the plan."""
 
-    def __init__(self, source: Path, conninfo: str, tables: list[TablePlan], jobs: int,
-                 reader: sqlite3.Connection) -> None:
-        self.source, self.conninfo, self.tables, self.jobs, self.reader = source, conninfo, tables, jobs, reader
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
         self.pipes: list[Connection] = []
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.tables: list[TablePlan] = []
 
     def __enter__(self) -> CopyWorkers:
         # A fresh interpreter per worker, not fork (the parent may run threads, such as the progress display,
         # whose locks a fork would copy held) nor multiprocessing's spawn (which re-runs the caller's script).
         try:
-            job = (str(self.source), self.conninfo, self.tables)
             for _ in range(self.jobs):
                 parent_end, child_end = socket.socketpair()
                 process = subprocess.Popen([sys.executable, "-m", "outgrow.migrate.workers", str(child_end.fileno())],
@@ -135,15 +134,18 @@ class CopyWorkers:
                 child_end.close()
                 self.processes.append(process)
                 self.pipes.append(Connection(parent_end.detach()))
-                self.pipes[-1].send(job)
-            self._share_snapshot()
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
-    def _share_snapshot(self) -> None:
-        lock = sqlite3.connect(sqlite_uri(self.source), uri=True, isolation_level=None, timeout=30)
+    def begin(self, source: Path, conninfo: str, tables: list[TablePlan], reader: sqlite3.Connection) -> None:
+        """Give the workers the job, and open their read transactions, and ``reader``'s, on one state of
+        ``source``."""
+        self.tables, self.reader = tables, reader
+        for pipe in self.pipes:
+            pipe.send((str(source), conninfo, tables))
+        lock = sqlite3.connect(sqlite_uri(source), uri=True, isolation_level=None, timeout=30)
         try:
             lock.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -161,8 +163,8 @@ class CopyWorkers:
                         raise MigrationError("a copy worker did not start", hint="--jobs 1 copies in one process")
                 if _receive(pipe) != _READY:
                     raise MigrationError("a copy worker did not start", hint="--jobs 1 copies in one process")
-            self.reader.execute("BEGIN")
-            self.reader.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM sqlite_schema").fetchone()
         finally:
             lock.execute("ROLLBACK")
             lock.close()

@@ -20,6 +20,7 @@ import pytest
 
 from outgrow import MigrationError
 from outgrow.migrate import build_plan, ddl, migrate
+from outgrow.migrate.config import MigrationConfig
 from outgrow.migrate.copying import copy_table
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.stream import output_forms, rowid_ranges, server_digest, stream_columns
@@ -63,17 +64,18 @@ def pg(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
 @pytest.mark.parametrize("jobs", [1, 3])
 def test_awkward_values_arrive_exactly_on_the_fast_path(tmp_path: Path, pg_url: str, pg: psycopg.Connection[Any],
                                                         jobs: int) -> None:
-    source = awkward_source(tmp_path / "awkward.db", 3000)
+    rows = 3000 if jobs == 1 else 61000  # enough for three rowid ranges
+    source = awkward_source(tmp_path / "awkward.db", rows)
     report = migrate(source, pg_url, jobs=jobs)
     assert report.exit_code == 0
     assert stream_columns(report.plan.tables[0]) is not None  # the table took the fast path
-    assert [(t.rows, t.verified) for t in report.tables] == [(3000, True)]
+    assert [(t.rows, t.verified) for t in report.tables] == [(rows, True)]
     got = {row[0]: row[1:] for row in pg.execute(
         "SELECT id, r, t, v, b, n, nn, flag, day::text, at::text, doc::text FROM awkward")}
-    assert len(got) == 3000
+    assert len(got) == rows
     with sqlite3.connect(source) as conn:
         doubles = dict(conn.execute("SELECT id, r FROM awkward").fetchall())
-    for i in range(1, 3001):
+    for i in range(1, rows + 1):
         r, t, v, b, n, nn, flag, day, at, doc = got[i * 3]
         assert (r, struct.pack(">d", r)) == (doubles[i * 3], struct.pack(">d", doubles[i * 3]))  # every bit
         assert r == float(DOUBLES[i % len(DOUBLES)] if i % 13 else i)
@@ -196,3 +198,98 @@ def test_a_value_a_worker_cannot_carry_stops_the_run_as_in_one_process(tmp_path:
         messages.append(str(caught.value))
     assert messages[0] == messages[1]
     assert "t.n at {'rowid': 40000}" in messages[0]
+
+
+def _small(path: Path, script: str) -> Path:
+    with sqlite3.connect(path) as conn:
+        conn.executescript(script)
+    conn.close()
+    return path
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_values_written_after_planning_are_checked_never_changed(tmp_path: Path, pg_url: str,
+                                                                pg: psycopg.Connection[Any], jobs: int) -> None:
+    source = _small(tmp_path / "late.db", """
+        CREATE TABLE t (id INTEGER PRIMARY KEY, doc JSON, at DATETIME);
+        INSERT INTO t VALUES (1, '{"a": 1}', '2025-01-01 10:00:00');
+    """)
+
+    def write_late(phase: str) -> None:  # after the plan chose jsonb and timestamp, before the copy
+        if phase == "staging":
+            with sqlite3.connect(source) as conn:
+                conn.execute("""INSERT INTO t VALUES (2, '{"a": 1, "a": 2}', '2025-01-01 10:00:00+05:00')""")
+            conn.close()
+
+    with pytest.raises(MigrationError):
+        migrate(source, pg_url, jobs=jobs, fault=write_late)
+    assert pg.execute("SELECT to_regclass('public.t')").fetchone() == (None,)
+
+
+def test_the_identity_continues_after_rows_written_after_planning(tmp_path: Path, pg_url: str,
+                                                                   pg: psycopg.Connection[Any]) -> None:
+    source = _small(tmp_path / "ids.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT); "
+                                         "INSERT INTO t VALUES (1, 'a'), (2, 'b');")
+
+    def write_late(phase: str) -> None:
+        if phase == "staging":
+            with sqlite3.connect(source) as conn:
+                conn.execute("INSERT INTO t VALUES (3, 'c')")
+            conn.close()
+
+    migrate(source, pg_url, fault=write_late)
+    assert pg.execute("INSERT INTO t (x) VALUES ('new') RETURNING id").fetchone() == (4,)
+
+
+def test_wide_numerics_dates_of_year_zero_and_a_desc_key(tmp_path: Path, pg_url: str,
+                                                          pg: psycopg.Connection[Any]) -> None:
+    source = _small(tmp_path / "edges.db", """
+        CREATE TABLE wide (id INTEGER PRIMARY KEY, n DECIMAL(38, 18));
+        INSERT INTO wide VALUES (1, 12345678901), (2, -0.5);  -- 29 and 19 digits once padded to 18 decimals
+        CREATE TABLE backwards (id INTEGER PRIMARY KEY /* not the rowid */ DESC, x TEXT);
+        INSERT INTO backwards VALUES (3, 'a'), (1, 'b'), (2, 'c');
+    """)
+    report = migrate(source, pg_url, jobs=1)
+    assert [t.verified for t in report.tables] == [True, True]
+    assert pg.execute("SELECT n::text FROM wide ORDER BY id").fetchall() == [
+        ("12345678901.000000000000000000",), ("-0.500000000000000000",)]
+    assert pg.execute("SELECT id, x FROM backwards ORDER BY id").fetchall() == [(1, "b"), (2, "c"), (3, "a")]
+    year_zero = _small(tmp_path / "zero.db", "CREATE TABLE d (id INTEGER PRIMARY KEY, day DATE); "
+                                             "INSERT INTO d VALUES (1, '2024-01-01'), (2, '0000-01-01');")
+    with pytest.raises(MigrationError, match=r"d.day at \{'rowid': 2\}.*year 0"):
+        migrate(year_zero, pg_url, jobs=1)
+
+
+def test_a_before_statement_cannot_change_how_copy_data_is_read(tmp_path: Path, pg_url: str,
+                                                                 pg: psycopg.Connection[Any]) -> None:
+    source = _small(tmp_path / "enc.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT, b BLOB); "
+                                         "INSERT INTO t VALUES (1, 'café', x'00ff5c');")
+    config = MigrationConfig(before=["SET client_encoding TO 'LATIN1'", "SET standard_conforming_strings TO off"])
+    for jobs, schema in ((1, "one"), (3, "three")):
+        report = migrate(source, pg_url, jobs=jobs, schema=schema, config=config)
+        assert [t.verified for t in report.tables] == [True]
+        assert pg.execute(f"SELECT x, b FROM {schema}.t").fetchone() == ("café", b"\x00\xff\\")
+
+
+def test_a_rollback_journal_source_under_a_busy_writer_is_read_by_one_connection(
+        tmp_path: Path, pg_url: str, pg: psycopg.Connection[Any]) -> None:
+    source = tmp_path / "journal.db"
+    with sqlite3.connect(source) as conn:
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute("CREATE TABLE a (id INTEGER PRIMARY KEY, body TEXT)")
+        conn.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, body TEXT)")
+        for name in ("a", "b"):
+            conn.execute(f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000) "
+                         f"INSERT INTO {name} SELECT i, 'row' FROM n")
+    conn.close()
+    writer = subprocess.Popen([sys.executable, "-c", WRITE_PAIRS, str(source)])
+    try:
+        time.sleep(0.3)
+        report = migrate(source, pg_url, jobs=3)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert [t.verified for t in report.tables] == [True, True]
+    assert pg.execute("SELECT array_agg(id ORDER BY id) FROM a").fetchone() == \
+        pg.execute("SELECT array_agg(id ORDER BY id) FROM b").fetchone()
+    assert len(set(pg.execute("SELECT body FROM a WHERE id IN (1, 30000, 59999)").fetchall())) == 1

@@ -83,12 +83,15 @@ def add_generated(plan: TablePlan, schema: str, generated: GeneratedColumn) -> s
         sql.SQL(generated.expression))
 
 
-def restart_identity(plan: TablePlan, schema: str) -> sql.Composed | None:
+def restart_identity(plan: TablePlan, schema: str, loaded_max: int | None = None) -> sql.Composed | None:
+    """Continue the identity after the plan's next id (max(rowid) and sqlite_sequence), or after the largest
+    id loaded when that is larger (rows written to the source after planning)."""
     identity = next((c for c in plan.columns if c.identity), None)
     if identity is None or plan.identity_next is None:
         return None
+    after = max(plan.identity_next, (loaded_max or 0) + 1)
     return sql.SQL("ALTER TABLE {} ALTER COLUMN {} RESTART WITH {}").format(
-        _table(schema, plan.name), sql.Identifier(identity.name), sql.Literal(plan.identity_next))
+        _table(schema, plan.name), sql.Identifier(identity.name), sql.Literal(after))
 
 
 def foreign_keys(plan: TablePlan, schema: str, *, not_valid: bool = False) -> list[sql.Composed]:

@@ -82,7 +82,9 @@ class Table:
         if column.declared.strip().upper() != "INTEGER":
             return None
         # "PRIMARY KEY DESC" on the column makes it an ordinary key, not the rowid; a table-level key does not.
-        return None if re.search(r"\bPRIMARY\s+KEY\s+DESC\b", self.sql, re.IGNORECASE) else column.name
+        # SQLite then builds an index for the key (origin "pk"), which an alias of the rowid never has: asking
+        # SQLite beats reading the SQL (a comment before DESC fools a pattern).
+        return None if any(i.origin == "pk" for i in self.indexes) else column.name
 
 
 @dataclass

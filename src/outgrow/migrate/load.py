@@ -26,8 +26,8 @@ from outgrow.migrate.copying import CopyResult, RejectFound, copy_statement, cop
 from outgrow.migrate.introspect import open_source
 from outgrow.migrate.plan import MigrationPlan, Reject, TablePlan
 from outgrow.migrate.progress import Progress, Ticker
-from outgrow.migrate.stream import output_forms, server_digest, stream_columns
-from outgrow.migrate.workers import CopyWorkers
+from outgrow.migrate.stream import COPY_SESSION, output_forms, server_digest, session_settings, stream_columns
+from outgrow.migrate.workers import CopyWorkers, NoSharedSnapshot
 
 __all__ = ["STAGING_PREFIX", "LoadOptions", "RejectFound", "TableReport", "load_plan"]
 
@@ -100,7 +100,8 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
                 pg.execute(ddl.create_table(table, staging))
         source = open_source(plan.source)
         try:
-            copied = _copy(plan, conninfo, pg, source, options, loading, skip_rows, progress, workers)
+            with session_settings(pg, COPY_SESSION):
+                copied = _copy(plan, conninfo, pg, source, options, loading, skip_rows, progress, workers)
             parts: dict[str, list[CopyResult]] = {}
             for part in copied:
                 parts.setdefault(part.table, []).append(part)
@@ -116,7 +117,7 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
                 if not options.data_only:
                     for statement in ddl.keys_and_indexes(table, loading):
                         pg.execute(statement)
-                restart = ddl.restart_identity(table, loading)
+                restart = ddl.restart_identity(table, loading, _largest_id(pg, table, loading))
                 if restart is not None:
                     pg.execute(restart)
             _phase(options, "foreign keys")
@@ -157,6 +158,15 @@ def load_plan(plan: MigrationPlan, conninfo: str, options: LoadOptions, *, rejec
     return result
 
 
+def _largest_id(pg: psycopg.Connection[Any], table: TablePlan, schema: str) -> int | None:
+    identity = next((c for c in table.columns if c.identity), None)
+    if identity is None:
+        return None
+    row = pg.execute(sql.SQL("SELECT max({}) FROM {}.{}").format(
+        sql.Identifier(identity.name), sql.Identifier(schema), sql.Identifier(table.name))).fetchone()
+    return None if row is None else row[0]
+
+
 def _copy(plan: MigrationPlan, conninfo: str, pg: psycopg.Connection[Any], source: sqlite3.Connection,
           options: LoadOptions, schema: str, skip_rows: dict[str, set[Any]], progress: Progress | None,
           workers: CopyWorkers | None) -> list[CopyResult]:
@@ -175,7 +185,11 @@ def _copy(plan: MigrationPlan, conninfo: str, pg: psycopg.Connection[Any], sourc
                                      ticker.advance))
             ticker.finish()
         return copied
-    workers.begin(plan.source, conninfo, plan.tables, source)
+    try:
+        workers.begin(plan.source, conninfo, plan.tables, source)
+    except NoSharedSnapshot:
+        workers.stop()
+        return _copy(plan, conninfo, pg, source, options, schema, skip_rows, progress, None)
     for index, table in enumerate(plan.tables):
         _phase(options, "copy")
         ticker = Ticker(progress, "copy", table.name, table.source.row_count)

@@ -200,12 +200,14 @@ def migrate(
             result = load_plan(plan, conninfo, options, rejects_path=rejects_path, progress=progress,
                                workers=workers)
         except RejectFound as found:
+            _release(workers)  # their read transactions would block the source's writers while we plan again
             checked = _plan(source, config, schema, identifiers, facts, collation, nocase, None, True)
             if not checked.rejects:
                 raise found from None  # the source changed after planning
             _stop_on_problems(checked, fk_not_valid)
             raise
         except psycopg.errors.ForeignKeyViolation as exc:
+            _release(workers)
             _stop_on_problems(_plan(source, config, schema, identifiers, facts, collation, nocase, None, True),
                               fk_not_valid)
             raise MigrationError(f"PostgreSQL stopped the migration: {str(exc).splitlines()[0]}",
@@ -219,13 +221,19 @@ def migrate(
         return report
 
 
+def _release(workers: CopyWorkers | None) -> None:
+    if workers is not None:
+        workers.stop(failed=True)
+
+
 def _jobs(jobs: int | None, source: Path) -> int:
     if jobs is None:
         jobs = Settings().migrate_jobs
     if jobs is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         size = sum(p.stat().st_size for p in (source, source.with_name(source.name + "-wal")) if p.is_file())
-        jobs = cores if size >= PARALLEL_FROM_BYTES else 1
+        # At most 8: each worker holds a PostgreSQL connection, and the one COPY they feed is the limit.
+        jobs = min(cores, 8) if size >= PARALLEL_FROM_BYTES else 1
     return jobs
 
 

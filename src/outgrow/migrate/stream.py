@@ -23,10 +23,10 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 import psycopg
@@ -39,21 +39,41 @@ from outgrow.migrate.plan_model import ColumnPlan, TablePlan
 from outgrow.migrate.rows import carried_columns, rowid_name
 from outgrow.migrate.values_core import Rejection
 
-__all__ = ["SESSION", "HashingWriter", "Inexact", "StreamColumn", "key_column", "output_forms", "rowid_ranges",
-           "server_digest", "stream_columns", "stream_query"]
+__all__ = [
+    "COPY_SESSION",
+    "SESSION",
+    "HashingWriter",
+    "Inexact",
+    "StreamColumn",
+    "key_column",
+    "output_forms",
+    "rowid_ranges",
+    "server_digest",
+    "session_settings",
+    "stream_columns",
+    "stream_query",
+]
 
 #: Session settings under which PostgreSQL prints values in the forms this module sends.
-SESSION = {"DateStyle": "ISO, YMD", "TimeZone": "UTC", "extra_float_digits": "1", "bytea_output": "hex"}
+SESSION = {"DateStyle": "ISO, YMD", "TimeZone": "UTC", "extra_float_digits": "1", "bytea_output": "hex",
+           "client_encoding": "UTF8"}
+#: ... and under which it reads COPY data as psycopg formats it (a migrate.toml ``before`` may change them).
+COPY_SESSION = {"client_encoding": "UTF8", "standard_conforming_strings": "on"}
 
 _TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d+))?)?$", re.ASCII)
 
 
+def output_forms(pg: psycopg.Connection[Any]) -> AbstractContextManager[None]:
+    """Print values in the forms this module sends."""
+    return session_settings(pg, SESSION)
+
+
 @contextmanager
-def output_forms(pg: psycopg.Connection[Any]) -> Iterator[None]:
-    """Print values in the forms this module sends (for the transaction's remaining statements), and put the
-    session's own settings back afterwards: the user's SQL that follows must see their time zone."""
-    saved = {name: pg.execute("SELECT current_setting(%s)", (name,)).fetchone() for name in SESSION}
-    for name, value in SESSION.items():
+def session_settings(pg: psycopg.Connection[Any], settings: dict[str, str]) -> Iterator[None]:
+    """Apply ``settings`` for a while (transaction-local), then put the session's own back: the user's SQL
+    that follows must see their time zone."""
+    saved = {name: pg.execute("SELECT current_setting(%s)", (name,)).fetchone() for name in settings}
+    for name, value in settings.items():
         pg.execute("SELECT set_config(%s, %s, true)", (name, value))
     try:
         yield
@@ -96,8 +116,11 @@ def _scaled_numeric(scale: int) -> Callable[[str | bytes | None], str | bytes | 
     def form(converted: str | bytes | None) -> str | bytes | None:
         if not isinstance(converted, str):
             return converted
-        # The rule rejected every value with more decimals than the scale: this only pads with zeros.
-        return _plain_numeric(format(Decimal(converted).quantize(step), "f"))
+        # The rule rejected every value with more decimals than the scale: this only pads with zeros, in a
+        # context wide enough for every digit (the default 28 would raise on numeric(38,18)).
+        number = Decimal(converted)
+        context = Context(prec=len(number.as_tuple().digits) + scale + 2)
+        return _plain_numeric(format(number.quantize(step, context=context), "f"))
     return form
 
 
@@ -180,9 +203,12 @@ def _stream_column(column: ColumnPlan) -> StreamColumn | None:
     elif base == "bytea":
         fast, form = f"typeof({name}) = 'blob'", _same
     elif base == "date":
-        fast, form = f"typeof({name}) = 'text' AND date({name}) = {name} AND {name} >= '0001'", _same
+        # substr(), not >= '0001': a DATE column's NUMERIC affinity would turn the literal into the number 1.
+        fast = f"typeof({name}) = 'text' AND date({name}) = {name} AND substr({name}, 1, 4) <> '0000'"
+        form = _same
     elif base == "timestamp":
-        fast, form = f"typeof({name}) = 'text' AND datetime({name}) = {name} AND {name} >= '0001'", _timestamp
+        fast = f"typeof({name}) = 'text' AND datetime({name}) = {name} AND substr({name}, 1, 4) <> '0000'"
+        form = _timestamp
     elif base == "timestamptz":
         fast, form = None, _timestamptz
     elif base == "boolean":

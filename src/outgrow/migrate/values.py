@@ -65,6 +65,8 @@ class RealRule(ColumnRule):
         if value is None:
             return None
         if isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) > 2**53 and int(float(value)) != value:
+                return Rejection(f"integer {value} has no exact double (a REAL column would round it)")
             value = float(value)
         if isinstance(value, float):
             if math.isinf(value):

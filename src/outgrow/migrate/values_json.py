@@ -18,6 +18,7 @@ class JsonRule(ColumnRule):
     def __init__(self, declared: str, length: int | None = None, scale: int | None = None) -> None:
         super().__init__(declared, length, scale)
         self.keep_text = 0
+        self.jsonb = False  # chosen: values must then be ones jsonb keeps equal
 
     inspects_values = True
 
@@ -26,6 +27,7 @@ class JsonRule(ColumnRule):
             self.keep_text += 1
 
     def choose(self) -> TypeChoice:
+        self.jsonb = not self.keep_text
         if self.keep_text:
             return TypeChoice("json", f"declared {self.declared}; {self.keep_text} values have duplicate keys or "
                                       "\\u0000, which jsonb would not keep equal")
@@ -37,6 +39,9 @@ class JsonRule(ColumnRule):
         if not isinstance(value, str):
             return Rejection(f"{storage_class(value)} value in a JSON column")
         problem = text_problem(value) or _json_problem(value)
+        if problem is None and self.jsonb and not _jsonb_keeps(value):
+            # Written after the type was chosen (every value the plan saw was one jsonb keeps).
+            problem = "duplicate keys or \\u0000 in a column planned as jsonb, which would not keep them"
         return Rejection(problem) if problem else value
 
 

@@ -86,6 +86,9 @@ class DateTimeRule(ColumnRule):
             return Rejection("more than 6 fractional digits: PostgreSQL keeps microseconds")
         if self.with_offset and not offset:
             return Rejection("no UTC offset in a column whose other values have one: the instant is ambiguous")
+        if offset and not self.with_offset:
+            # Written after the type was chosen: timestamp (without time zone) would drop the offset.
+            return Rejection("a UTC offset in a column planned as timestamp without time zone")
         if offset:
             problem = _instant_problem(text, offset)
             if problem:

@@ -38,8 +38,14 @@ from outgrow.urls import sqlite_uri
 
 __all__ = ["CopyWorkers", "Task"]
 
-_DATA, _TICK, _DONE, _FAILED, _READY = b"D", b"T", b"R", b"E", b"S"
-START_TIMEOUT = 60.0  # seconds for every worker to start and open its read transaction
+_DATA, _TICK, _DONE, _FAILED, _LOADED, _READY = b"D", b"T", b"R", b"E", b"L", b"S"
+START_TIMEOUT = 60.0  # seconds for every worker to load its modules and connect
+LOCK_TIMEOUT = 5.0  # seconds to wait for the source's write lock before copying with one reader instead
+
+
+class NoSharedSnapshot(MigrationError):
+    """The source's write lock could not be held while the workers open their reads (read-only file, or
+    writers that never pause): the copy is then read by one connection instead."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +74,18 @@ def _worker(pipe: Connection) -> None:
     """A worker's life: learn the job, open the read transaction when told, then run tasks until told to stop."""
     try:
         source, conninfo, tables = pipe.recv()
+        try:
+            # psycopg formats COPY data with a connection's adapters; this one never starts a COPY of its own.
+            adapters = psycopg.connect(conninfo)
+        except Exception as exc:  # reported to the parent, which raises it
+            pipe.send_bytes(_FAILED + pickle.dumps(("error", f"cannot connect: {str(exc).splitlines()[0]}", None)))
+            return
+        pipe.send_bytes(_LOADED)
         if pipe.recv() != "snapshot":
             return
         reader = open_source(Path(source))
         reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM sqlite_schema").fetchone()  # the read transaction starts here
-        # psycopg formats COPY data with a connection's adapters; this one never starts a COPY of its own.
-        adapters = psycopg.connect(conninfo)
         pipe.send_bytes(_READY)
         while (task := pipe.recv()) is not None:
             try:
@@ -103,6 +114,13 @@ def _run(reader: sqlite3.Connection, adapters: psycopg.Connection[Any], table: T
     if streams is not None:
         result.digest = writer.digest.hexdigest()  # after the COPY's last chunk, written when it closes
     return result
+
+
+def _send(pipe: Connection, message: object) -> None:
+    try:
+        pipe.send(message)
+    except OSError:
+        raise MigrationError("a copy worker died", hint="nothing was written; --jobs 1 copies in one process") from None
 
 
 def _receive(pipe: Connection) -> bytes:
@@ -141,35 +159,54 @@ class CopyWorkers:
 
     def begin(self, source: Path, conninfo: str, tables: list[TablePlan], reader: sqlite3.Connection) -> None:
         """Give the workers the job, and open their read transactions, and ``reader``'s, on one state of
-        ``source``."""
+        ``source``. Raises :class:`NoSharedSnapshot` when the source cannot be held still."""
         self.tables, self.reader = tables, reader
         for pipe in self.pipes:
-            pipe.send((str(source), conninfo, tables))
-        lock = sqlite3.connect(sqlite_uri(source), uri=True, isolation_level=None, timeout=30)
+            _send(pipe, (str(source), conninfo, tables))
+        self._await(_LOADED)  # modules loaded and connected: only the snapshot itself happens under the lock
+        # mode=rw: never create a file that vanished since planning. A read-only file, or a lock that does not
+        # come, leaves the copy to one reader (NoSharedSnapshot).
+        try:
+            lock = sqlite3.connect(sqlite_uri(source, mode="rw"), uri=True, isolation_level=None,
+                                   timeout=LOCK_TIMEOUT)
+        except sqlite3.OperationalError as exc:
+            raise NoSharedSnapshot(f"cannot open the source to hold it still: {exc}") from None
         try:
             lock.execute("BEGIN IMMEDIATE")
+            # BEGIN IMMEDIATE on a read-only file succeeds without taking the lock: a write proves it is held.
+            version = lock.execute("PRAGMA user_version").fetchone()[0]
+            lock.execute(f"PRAGMA user_version = {int(version)}")
         except sqlite3.OperationalError as exc:
             lock.close()
-            raise MigrationError(f"cannot hold the source still while the copy workers start: {exc}",
-                                 hint="another process holds its write lock, or it is read-only; --jobs 1 reads "
-                                      "it with one connection") from None
+            raise NoSharedSnapshot(f"cannot hold the source still while the copy workers start: {exc}") from None
         try:
             for pipe in self.pipes:
-                pipe.send("snapshot")
-            deadline = time.monotonic() + START_TIMEOUT
-            for pipe, process in zip(self.pipes, self.processes, strict=True):
-                while not pipe.poll(0.1):
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise MigrationError("a copy worker did not start", hint="--jobs 1 copies in one process")
-                if _receive(pipe) != _READY:
-                    raise MigrationError("a copy worker did not start", hint="--jobs 1 copies in one process")
+                _send(pipe, "snapshot")
+            self._await(_READY)
             reader.execute("BEGIN")
             reader.execute("SELECT count(*) FROM sqlite_schema").fetchone()
         finally:
             lock.execute("ROLLBACK")
             lock.close()
 
+    def _await(self, signal: bytes) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        for pipe, process in zip(self.pipes, self.processes, strict=True):
+            while not pipe.poll(0.05):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise MigrationError("a copy worker did not start", hint="--jobs 1 copies in one process")
+            message = _receive(pipe)
+            if message[:1] == _FAILED:
+                _, text, _ = pickle.loads(memoryview(message)[1:])  # noqa: S301 - our own worker, private pipe
+                raise MigrationError(f"a copy worker failed: {text}", hint="--jobs 1 copies in one process")
+            if message != signal:
+                raise MigrationError("a copy worker did not start", hint="--jobs 1 copies in one process")
+
     def __exit__(self, failed: type[BaseException] | None, *_: object) -> None:
+        self.stop(failed=failed is not None)
+
+    def stop(self, *, failed: bool = False) -> None:
+        """End the workers (and with them their read transactions on the source); idempotent."""
         for pipe in self.pipes:
             with contextlib.suppress(OSError):  # a worker that is gone already
                 pipe.send(None)
@@ -181,6 +218,7 @@ class CopyWorkers:
                 process.wait()
         for pipe in self.pipes:
             pipe.close()
+        self.pipes, self.processes = [], []
 
     def plan_tasks(self, index: int, skip: set[Any]) -> list[Task]:
         """One table's tasks: rowid ranges of a large table on the fast path, or the whole table."""
@@ -200,7 +238,7 @@ class CopyWorkers:
         for slot in range(len(self.pipes)):
             if pending:
                 busy[slot] = pending.pop()
-                self.pipes[slot].send(busy[slot])
+                _send(self.pipes[slot], busy[slot])
         while busy:
             for ready in wait([self.pipes[s] for s in busy], timeout=1.0):
                 assert isinstance(ready, Connection)
@@ -216,7 +254,7 @@ class CopyWorkers:
                     del busy[slot]
                     if pending:
                         busy[slot] = pending.pop()
-                        ready.send(busy[slot])
+                        _send(ready, busy[slot])
                 elif kind == _FAILED:
                     what, message_text, hint = pickle.loads(body)  # noqa: S301 - as above
                     if what == "reject":

@@ -23,6 +23,7 @@ from outgrow.migrate import build_plan, ddl, migrate
 from outgrow.migrate.config import MigrationConfig
 from outgrow.migrate.copying import copy_table
 from outgrow.migrate.introspect import open_source
+from outgrow.migrate.progress import Step
 from outgrow.migrate.stream import output_forms, rowid_ranges, server_digest, stream_columns
 from outgrow.testing import libpq_conninfo
 
@@ -293,3 +294,16 @@ def test_a_rollback_journal_source_under_a_busy_writer_is_read_by_one_connection
     assert pg.execute("SELECT array_agg(id ORDER BY id) FROM a").fetchone() == \
         pg.execute("SELECT array_agg(id ORDER BY id) FROM b").fetchone()
     assert len(set(pg.execute("SELECT body FROM a WHERE id IN (1, 30000, 59999)").fetchall())) == 1
+
+
+def test_progress_counts_the_copy_data_sent(tmp_path: Path, pg_url: str) -> None:
+    source = awkward_source(tmp_path / "awkward.db", 61000)
+    sent = {}
+    for jobs, schema in ((1, "one"), (3, "three")):
+        steps: list[Step] = []
+        migrate(source, pg_url, jobs=jobs, schema=schema, progress=steps.append)
+        copies = [s for s in steps if s.phase == "copy"]
+        assert copies[-1].done == 61000
+        assert all(a.sent_bytes <= b.sent_bytes for a, b in itertools.pairwise(copies))
+        sent[jobs] = copies[-1].sent_bytes
+    assert sent[1] == sent[3] > 61000 * 40  # the same COPY text, however many workers formatted it

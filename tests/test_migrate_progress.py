@@ -28,6 +28,9 @@ def test_plain_lines_when_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> Non
         assert progress.bars is None  # the test's stderr is not a terminal
         progress(Step("copy", "events", 250, 1000, 250))
     assert captured.get().strip() == "copy events: 250/1,000 rows (25%)"
+    with error_console.capture() as captured, migrate_progress.MigrationProgress(quiet=False) as progress:
+        progress(Step("copy", "events", 500, 1000, 250, 2_500_000))
+    assert captured.get().strip() == "copy events: 500/1,000 rows (50%), 2.5 MB sent"
     with error_console.capture() as silent, migrate_progress.MigrationProgress(quiet=True) as progress:
         progress(Step("copy", "events", 250, 1000, 250))
     assert silent.get() == ""

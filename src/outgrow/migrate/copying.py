@@ -59,11 +59,11 @@ def copy_statement(table: TablePlan, schema: str) -> sql.Composed:
 
 
 def copy_table(source: sqlite3.Connection, pg: psycopg.Connection[Any], table: TablePlan, schema: str,
-               skip: set[Any], tick: Tick | None = None) -> CopyResult:
+               skip: set[Any], tick: Tick | None = None, on_bytes: Callable[[int], None] | None = None) -> CopyResult:
     """Copy a whole table in this process: the fast path when the table can take it, else row by row."""
     streams = stream_columns(table)
     with pg.cursor() as cursor:
-        writer = HashingWriter(cursor)
+        writer = HashingWriter(cursor, on_bytes)
         with cursor.copy(copy_statement(table, schema), writer=writer) as copy:
             if streams is None:
                 return copy_rows(source, copy, table, skip, tick)

@@ -182,7 +182,7 @@ def _copy(plan: MigrationPlan, conninfo: str, pg: psycopg.Connection[Any], sourc
             _phase(options, "copy")
             ticker = Ticker(progress, "copy", table.name, table.source.row_count)
             copied.append(copy_table(source, pg, table, schema, skip_rows.get(table.source.name, set()),
-                                     ticker.advance))
+                                     ticker.advance, ticker.add_bytes))
             ticker.finish()
         return copied
     try:
@@ -195,7 +195,11 @@ def _copy(plan: MigrationPlan, conninfo: str, pg: psycopg.Connection[Any], sourc
         ticker = Ticker(progress, "copy", table.name, table.source.row_count)
         tasks = workers.plan_tasks(index, skip_rows.get(table.source.name, set()))
         with pg.cursor() as cursor, cursor.copy(copy_statement(table, schema)) as copy:
-            copied += workers.run(tasks, copy.write, ticker.advance)
+            def write(chunk: memoryview, copy: psycopg.Copy = copy, ticker: Ticker = ticker) -> None:
+                copy.write(chunk)
+                ticker.add_bytes(len(chunk))
+
+            copied += workers.run(tasks, write, ticker.advance)
         ticker.finish()
     return copied
 

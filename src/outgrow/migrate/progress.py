@@ -19,6 +19,7 @@ class Step:
     done: int  # rows of this table so far
     total: int  # rows in the table
     delta: int  # rows since the previous report
+    sent_bytes: int = 0  # COPY data sent for this table so far (copy phase)
 
 
 Progress = Callable[[Step], None]
@@ -30,6 +31,11 @@ class Ticker:
     def __init__(self, progress: Progress | None, phase: Literal["check", "copy"], table: str, total: int) -> None:
         self.progress, self.phase, self.table, self.total = progress, phase, table, total
         self.done = self.reported = 0
+        self.sent_bytes = 0
+
+    def add_bytes(self, count: int) -> None:
+        """Count COPY data sent (reported with the next rows)."""
+        self.sent_bytes += count
 
     def tick(self) -> None:
         self.done += 1
@@ -48,5 +54,6 @@ class Ticker:
 
     def _report(self) -> None:
         if self.progress is not None:
-            self.progress(Step(self.phase, self.table, self.done, self.total, self.done - self.reported))
+            self.progress(Step(self.phase, self.table, self.done, self.total, self.done - self.reported,
+                               self.sent_bytes))
         self.reported = self.done

@@ -252,12 +252,15 @@ def stream_query(table: TablePlan, streams: list[StreamColumn]) -> str:
 class HashingWriter(LibpqWriter):
     """Sends COPY data to the server and hashes exactly the bytes sent."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], on_bytes: Callable[[int], None] | None = None) -> None:
         super().__init__(cursor)
         self.digest = hashlib.blake2b(digest_size=16)
+        self.on_bytes = on_bytes
 
     def write(self, data: Any) -> None:
         self.digest.update(data)
+        if self.on_bytes is not None:
+            self.on_bytes(len(data))
         super().write(data)
 
 

@@ -156,16 +156,21 @@ while True:
 """
 
 
-def test_workers_read_one_state_of_the_source_while_it_is_written(tmp_path: Path, pg_url: str,
-                                                                  pg: psycopg.Connection[Any]) -> None:
-    source = tmp_path / "busy.db"
-    with sqlite3.connect(source) as conn:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("CREATE TABLE a (id INTEGER PRIMARY KEY, body TEXT)")
-        conn.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, body TEXT)")
+def pair_tables(path: Path, journal_mode: str) -> Path:
+    """Tables a and b of 60,000 rows each, for WRITE_PAIRS to write to."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA journal_mode = {journal_mode}")
         for name in ("a", "b"):
+            conn.execute(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, body TEXT)")
             conn.execute(f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000) "
                          f"INSERT INTO {name} SELECT i, 'row' FROM n")
+    conn.close()
+    return path
+
+
+def test_workers_read_one_state_of_the_source_while_it_is_written(tmp_path: Path, pg_url: str,
+                                                                  pg: psycopg.Connection[Any]) -> None:
+    source = pair_tables(tmp_path / "busy.db", "WAL")
     writer = subprocess.Popen([sys.executable, "-c", WRITE_PAIRS, str(source)])
     try:
         with sqlite3.connect(source) as conn:
@@ -274,15 +279,7 @@ def test_a_before_statement_cannot_change_how_copy_data_is_read(tmp_path: Path, 
 
 def test_a_rollback_journal_source_under_a_busy_writer_is_read_by_one_connection(
         tmp_path: Path, pg_url: str, pg: psycopg.Connection[Any]) -> None:
-    source = tmp_path / "journal.db"
-    with sqlite3.connect(source) as conn:
-        conn.execute("PRAGMA journal_mode = DELETE")
-        conn.execute("CREATE TABLE a (id INTEGER PRIMARY KEY, body TEXT)")
-        conn.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, body TEXT)")
-        for name in ("a", "b"):
-            conn.execute(f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000) "
-                         f"INSERT INTO {name} SELECT i, 'row' FROM n")
-    conn.close()
+    source = pair_tables(tmp_path / "journal.db", "DELETE")
     writer = subprocess.Popen([sys.executable, "-c", WRITE_PAIRS, str(source)])
     try:
         time.sleep(0.3)

@@ -97,9 +97,12 @@ class SourceSchema:
     external_full_text: list[tuple[str, FullText]] = field(default_factory=list)  # FTS over a content table
 
 
+READ_TIMEOUT = 60.0  # seconds a read waits for a lock: a rollback-journal writer holds its lock through each fsync
+
+
 def open_source(path: Path) -> sqlite3.Connection:
     """The source, read-only: invalid UTF-8 in text becomes lone surrogates so it can be reported, not lost."""
-    conn = sqlite3.connect(sqlite_uri(path, mode="ro"), uri=True, isolation_level=None)
+    conn = sqlite3.connect(sqlite_uri(path, mode="ro"), uri=True, isolation_level=None, timeout=READ_TIMEOUT)
     conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
     return conn
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
@@ -18,6 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from outgrow.dialects import EngineDialect, dialect_for
 from outgrow.errors import DatabaseUnavailable, OutgrowError
 from outgrow.settings import Settings
+
+if TYPE_CHECKING:
+    from outgrow.monitor.recorder import Recorder
+    from outgrow.monitor.service import Monitor
 
 __all__ = ["Database", "connect"]
 
@@ -32,6 +36,7 @@ class Database:
     settings: Settings
     engine: Engine
     dialect: EngineDialect
+    monitor: Monitor | None = None  # the probe and its recorder (OUTGROW_MONITOR_ENABLED)
 
     def __post_init__(self) -> None:
         self._sessions = sessionmaker(self.engine)
@@ -60,8 +65,14 @@ class Database:
         with self.engine.connect() as connection:
             return self.dialect.describe(connection)
 
+    @property
+    def recorder(self) -> Recorder | None:
+        return self.monitor.recorder if self.monitor is not None else None
+
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Flush the monitor's last counts and close every pooled connection."""
+        if self.monitor is not None:
+            self.monitor.stop()
         self.engine.dispose()
 
     def __enter__(self) -> Database:
@@ -90,7 +101,12 @@ def connect(settings: Settings | None = None, *, create: bool = True, **engine_k
     except DBAPIError as exc:
         engine.dispose()
         raise _unavailable(dialect, exc, settings) from None
-    return Database(settings=settings, engine=engine, dialect=dialect)
+    monitor = None
+    if settings.monitor_enabled:
+        from outgrow.monitor.service import attach_monitor  # the monitor builds on engines: imported when used
+
+        monitor = attach_monitor(engine, settings, dialect)
+    return Database(settings=settings, engine=engine, dialect=dialect, monitor=monitor)
 
 
 def _unavailable(dialect: EngineDialect, exc: DBAPIError, settings: Settings) -> OutgrowError:

@@ -19,7 +19,7 @@ from outgrow.urls import engine_name, mask_url, normalize_url
 
 __all__ = ["Settings", "env_name"]
 
-SECRET_FIELDS = frozenset({"db_password"})
+SECRET_FIELDS = frozenset({"db_password", "alert_webhook_secret"})
 URL_FIELDS = frozenset({"database_url", "target_url"})
 # The seed's (Laravel's) names, read without the OUTGROW_ prefix.
 UNPREFIXED_FIELDS = frozenset(
@@ -92,6 +92,34 @@ class Settings(BaseSettings):
                                     "beside a SQLite file, ./outgrow-backups for PostgreSQL).")
     migrate_jobs: int | None = Field(None, ge=1, description="Copy worker processes for outgrow migrate (default: one "
                                      "per core for a source of 48 MiB or more; 1: copy in one process).")
+    monitor_enabled: bool = Field(True, description="Time every statement of connect()'s engines (the probe); "
+                                  "off: no probe, no history.")
+    slow_query_ms: float = Field(150.0, gt=0, description="A statement taking this long or longer is slow: its "
+                                 "fingerprint is logged with a masked sample and its query plan.")
+    history_path: Path | None = Field(None, description="The monitoring history file (default: NAME-outgrow-history.db "
+                                      "beside a SQLite database; for PostgreSQL no history unless set).")
+    monitor_flush_s: float = Field(5.0, gt=0, description="Seconds between a probe's flushes of its counts into "
+                                   "the history.")
+    monitor_sample_s: float = Field(60.0, gt=0, description="Seconds between history samples (any probed process "
+                                    "or outgrow monitor run takes them).")
+    history_raw_hours: float = Field(24.0, gt=0, description="Hours raw samples are kept before 5-minute merging.")
+    history_5min_days: float = Field(30.0, gt=0, description="Days 5-minute samples are kept before hourly merging.")
+    history_hourly_days: float = Field(365.0, gt=0, description="Days hourly samples are kept.")
+    alert_db_size_bytes: int = Field(800_000_000, gt=0, description="Alert when the database is larger (the seed's "
+                                     "800 MB).")
+    alert_p95_ms: float = Field(150.0, gt=0, description="Alert when the statements' p95 is slower (the seed's "
+                                "150 ms).")
+    alert_busy_rate: float = Field(0.01, gt=0, description="Alert when more than this share of write transactions "
+                                   "met a busy/locked database.")
+    alert_wal_bytes: int = Field(268_435_456, gt=0, description="Alert when SQLite's WAL file is larger.")
+    alert_for_s: float = Field(300.0, ge=0, description="Seconds a rule's condition must hold before it fires.")
+    alert_webhook_url: str | None = Field(None, description="POST alert changes here as JSON (signed when "
+                                          "OUTGROW_ALERT_WEBHOOK_SECRET is set).")
+    alert_webhook_secret: SecretStr | None = Field(None, description="Key of the webhook's HMAC-SHA256 signature "
+                                                   "header X-Outgrow-Signature (always masked).")
+    metrics_host: str = Field("127.0.0.1", description="Address outgrow monitor run serves /metrics on.")
+    metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics (9464: OpenTelemetry's "
+                              "Prometheus exporter default).")
     pool_size: int = Field(5, ge=1, description="Connections kept open per process.")
     pool_max_overflow: int = Field(10, ge=0, description="Extra connections opened under load, closed when idle.")
     pool_timeout_s: float = Field(30.0, gt=0, description="Seconds to wait for a free pooled connection.")

@@ -9,6 +9,7 @@ import typer
 
 from outgrow.cli import demo_command, info_command, migrate_command
 from outgrow.cli.backup_command import backup_app
+from outgrow.cli.monitor_command import monitor_app
 from outgrow.cli.render import print_error
 from outgrow.errors import OutgrowError
 
@@ -26,6 +27,7 @@ app.command("demo")(demo_command.demo)
 app.command("migrate")(migrate_command.migrate_cmd)
 app.command("verify")(migrate_command.verify_cmd)
 app.add_typer(backup_app, name="backup")
+app.add_typer(monitor_app, name="monitor")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote
@@ -13,6 +14,7 @@ from rich.table import Table
 from sqlalchemy import make_url
 
 from outgrow.cli.info_command import render_info
+from outgrow.cli.monitor_command import render_slow, render_status, snapshot_json
 from outgrow.cli.options import JsonOption
 from outgrow.cli.render import console, error_console, print_json
 from outgrow.demo import DemoReport, SeedPlan, prepare_directory, run_demo
@@ -76,6 +78,12 @@ def _as_dict(report: DemoReport) -> dict[str, Any]:
             "latency": report.traffic.summary(),
         },
         "info": report.info.to_dict(),
+        "monitoring": None if report.monitoring is None else {
+            "metrics": snapshot_json(report.monitoring.metrics),
+            "slow": [asdict(q) for q in report.monitoring.slow],
+            "alerts": [e.to_dict() for e in report.monitoring.alerts],
+            "refused_writes": report.monitoring.refused_writes,
+        },
         "backup": None if report.backup is None else {
             "id": report.backup.manifest.id, "size": report.backup.manifest.size,
             "stored_size": report.backup.manifest.stored_size,
@@ -113,6 +121,15 @@ def _render(report: DemoReport) -> None:
         table.add_row(kind, f"{row['count']:.0f}", f"{row['p50_ms']:.2f}", f"{row['p95_ms']:.2f}")
     console.print(table)
     render_info(report.info)
+    if report.monitoring is not None:
+        monitoring = report.monitoring
+        console.rule("monitoring (demo thresholds: slow from 5 ms, size alert over 10 MB)")
+        render_status(monitoring.metrics)
+        console.print(f"contention burst: {monitoring.refused_writes} writes met a locked database "
+                      "(busy_timeout 1 ms) while another connection held the write lock")
+        render_slow(monitoring.slow)
+        for event in monitoring.alerts:
+            console.print(f"[red]alert {event.state}[/]: {escape(event.message)}")
     if report.backup is not None:
         drill = report.backup
         console.print(f"[bold]backed up[/] {drill.manifest.size / 2**20:.1f} MiB -> "

@@ -15,20 +15,37 @@ from psycopg import sql
 from outgrow.backup import LocalDirectory, Manifest, RetentionPolicy, create_backup, prune_backups, restore_backup
 from outgrow.backup import verify as verify_backup
 from outgrow.demo.seed import SeedPlan, SeedReport, create_schema, seed_database
-from outgrow.demo.traffic import TrafficReport, run_traffic
+from outgrow.demo.traffic import TrafficReport, run_slow_queries, run_traffic, run_write_contention
 from outgrow.embedded import embedded_server_url
-from outgrow.engine import connect
+from outgrow.engine import Database, connect
 from outgrow.errors import ConfigurationError
 from outgrow.info import DatabaseInfo, describe_database
 from outgrow.migrate import MigrationReport, migrate
+from outgrow.monitor.alerts import AlertEvent
+from outgrow.monitor.history import HISTORY_SUFFIX
+from outgrow.monitor.metrics import collect_metrics
+from outgrow.monitor.recorder import sample_history
+from outgrow.monitor.slow import SlowQuery, slow_queries
+from outgrow.monitor.snapshot import MetricsSnapshot
 from outgrow.settings import Settings
 from outgrow.urls import libpq_url, sqlite_uri
 
-__all__ = ["DemoBackup", "DemoReport", "prepare_directory", "run_demo"]
+__all__ = ["DEMO_MONITORING", "DemoBackup", "DemoMonitoring", "DemoReport", "prepare_directory", "run_demo"]
 
 DEMO_DATABASE = "app.db"
 DEMO_PG_DATABASE = "outgrow_demo"
 RESTORED_DATABASE = "restored.db"
+#: Thresholds scaled to a database of a few MB, so that the demo shows a slow query and an alert firing
+#: (production defaults: 150 ms, 800 MB, and 5 minutes before an alert fires).
+DEMO_MONITORING = {"slow_query_ms": 5.0, "alert_db_size_bytes": 10_000_000, "alert_for_s": 0.0}
+
+
+@dataclass(frozen=True)
+class DemoMonitoring:
+    metrics: MetricsSnapshot
+    slow: list[SlowQuery]
+    alerts: list[AlertEvent]
+    refused_writes: int  # writes that met a locked database in the contention burst
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,7 @@ class DemoReport:
     migration: MigrationReport | None = None
     postgres_url: str | None = None
     backup: DemoBackup | None = None
+    monitoring: DemoMonitoring | None = None
 
 
 def prepare_directory(directory: Path) -> Path:
@@ -58,7 +76,8 @@ def prepare_directory(directory: Path) -> Path:
         raise ConfigurationError(f"{directory} exists and is not a folder", hint="pass --dir with another path")
     directory.mkdir(parents=True, exist_ok=True)
     database = directory / DEMO_DATABASE
-    for name in (DEMO_DATABASE, RESTORED_DATABASE):
+    history = DEMO_DATABASE.removesuffix(".db") + HISTORY_SUFFIX
+    for name in (DEMO_DATABASE, RESTORED_DATABASE, history):
         for suffix in ("", "-wal", "-shm"):
             (directory / f"{name}{suffix}").unlink(missing_ok=True)
     return database
@@ -81,11 +100,19 @@ def run_demo(
     plan = plan or SeedPlan()
     started = time.perf_counter()
     database = prepare_directory(directory)
-    with connect(Settings(database_url=f"sqlite:///{database}")) as db:
+    settings = Settings(database_url=f"sqlite:///{database}", **DEMO_MONITORING)
+    with connect(settings) as db:
         create_schema(db)
         seed = seed_database(db, plan, progress=seed_progress)
+        assert db.recorder is not None  # a file database has a history
+        db.recorder.tick(sample=False)  # the seeding's statements flushed: the monitoring window starts after them
+        watched_from = time.time()
         traffic = run_traffic(db, operations=traffic_operations, threads=traffic_threads,
                               progress=traffic_progress)
+        run_slow_queries(db)
+        with connect(settings.model_copy(update={"sqlite_busy_timeout_ms": 1})) as impatient:
+            refused = run_write_contention(db, impatient)
+        monitoring = _monitoring(db, refused, watched_from)
         info = describe_database(db)
     drill = _backup_drill(database, directory) if backup else None
     migration, postgres_url = None, None
@@ -95,7 +122,21 @@ def run_demo(
                             progress=(lambda step: migrate_progress(step.delta)) if migrate_progress else None)
     return DemoReport(database=database, seed=seed, traffic=traffic, info=info,
                       seconds=time.perf_counter() - started, migration=migration, postgres_url=postgres_url,
-                      backup=drill)
+                      backup=drill, monitoring=monitoring)
+
+
+def _monitoring(db: Database, refused: int, since: float) -> DemoMonitoring:
+    """What the monitor saw since ``since``: the metrics, the slow-query log (plans captured) and the alerts
+    of one sample."""
+    recorder = db.recorder
+    assert recorder is not None
+    recorder.tick(sample=False)  # flush, and capture the plans of the slow fingerprints
+    window = time.time() - since
+    metrics = collect_metrics(db, window_s=window)
+    slow = slow_queries(db, window_s=window, limit=5)
+    # Read before the sample: a sample stamps what it merges with its own time.
+    events = sample_history(recorder.store, db.engine, db.dialect, db.settings, time.time()) or []
+    return DemoMonitoring(metrics=metrics, slow=slow, alerts=events, refused_writes=refused)
 
 
 def _backup_drill(database: Path, directory: Path) -> DemoBackup:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from outgrow.engine import Database
 
-__all__ = ["TrafficReport", "run_traffic"]
+__all__ = ["TrafficReport", "run_slow_queries", "run_traffic", "run_write_contention"]
 
 _RECENT_EVENTS = text(
     "SELECT id, kind, created_at FROM events WHERE organization_id = :org ORDER BY created_at DESC LIMIT 20"
@@ -127,3 +127,46 @@ def run_traffic(db: Database, *, operations: int = 2000, threads: int = 4, seed:
         budget_after = float(conn.execute(_TOTAL_BUDGET).scalar_one())
     report.lost_updates = report.budget_increments - round(budget_after - budget_before)
     return report
+
+
+_UNINDEXED = (
+    # events has no index on kind or amount: each of these reads the whole table.
+    text("SELECT count(*), sum(amount) FROM events WHERE kind = :kind AND amount > :minimum"),
+    text("SELECT organization_id, count(*) FROM events WHERE payload LIKE :pattern GROUP BY organization_id"),
+)
+
+
+def run_slow_queries(db: Database, *, repeats: int = 3) -> int:
+    """A few queries no index serves, as a reporting page would send: the slow-query log's material."""
+    with db.engine.connect() as conn:
+        for i in range(repeats):
+            conn.execute(_UNINDEXED[0], {"kind": "purchase", "minimum": 50 + i}).all()
+            conn.execute(_UNINDEXED[1], {"pattern": f"%demo{i}%"}).all()
+    return repeats * len(_UNINDEXED)
+
+
+def run_write_contention(db: Database, impatient: Database, *, holds: int = 8, hold_s: float = 0.04) -> int:
+    """Real write contention: one thread keeps taking the write lock for ``hold_s`` while another, whose
+    busy_timeout is shorter, tries to write; returns how many of its writes met a locked database."""
+    refused = 0
+    stop = threading.Event()
+
+    def holder() -> None:
+        for _ in range(holds):
+            with db.transaction() as conn:
+                conn.execute(_WRITE_BUDGET, {"org": 1, "project": 1, "budget": 0})
+                time.sleep(hold_s)
+            time.sleep(hold_s / 4)
+        stop.set()
+
+    thread = threading.Thread(target=holder, name="lock-holder")
+    thread.start()
+    while not stop.is_set():
+        try:
+            with impatient.transaction() as conn:
+                conn.execute(_WRITE_BUDGET, {"org": 1, "project": 2, "budget": 0})
+        except OperationalError:
+            refused += 1
+        time.sleep(hold_s / 8)
+    thread.join()
+    return refused

@@ -66,6 +66,15 @@ class EngineDialect(ABC):
     def describe(self, connection: Connection) -> dict[str, Any]:
         """Server version and the settings actually in force on this live connection."""
 
+    def storage_figures(self, dbapi_connection: Any, url: URL) -> dict[str, int | None]:
+        """size_bytes, wal_bytes, free_pages and page_size of the database, read on a raw DB-API connection
+        (so that a probe does not count the reading as the application's statements)."""
+        return {"size_bytes": None, "wal_bytes": None, "free_pages": None, "page_size": None}
+
+    def server_figures(self, dbapi_connection: Any) -> dict[str, int] | None:
+        """What a database server says of its connections and lock waits; None for an embedded engine."""
+        return None
+
     @abstractmethod
     def translate_error(self, exc: BaseException, url: URL) -> OutgrowError | None:
         """The :class:`OutgrowError` a failed first connection means, or None when unknown."""

@@ -80,6 +80,27 @@ class PostgreSQLDialect(EngineDialect):
             ),
         }
 
+    def storage_figures(self, dbapi_connection: Any, url: URL) -> dict[str, int | None]:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_database_size(current_database()), current_setting('block_size')::int")
+            size, block = cursor.fetchone()
+        dbapi_connection.rollback()
+        return {"size_bytes": int(size), "wal_bytes": None, "free_pages": None, "page_size": int(block)}
+
+    def server_figures(self, dbapi_connection: Any) -> dict[str, int] | None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*), count(*) FILTER (WHERE state = 'active'), count(*) FILTER (WHERE state = 'idle'), "
+                "count(*) FILTER (WHERE state LIKE 'idle in transaction%'), "
+                "(SELECT count(*) FROM pg_locks l WHERE NOT l.granted AND l.database = "
+                " (SELECT oid FROM pg_database WHERE datname = current_database())), "
+                "current_setting('max_connections')::int "
+                "FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'")
+            row = cursor.fetchone()
+        dbapi_connection.rollback()
+        names = ("connections", "active", "idle", "idle_in_transaction", "waiting_for_locks", "max_connections")
+        return dict(zip(names, (int(v) for v in row), strict=True))
+
     def translate_error(self, exc: BaseException, url: URL) -> OutgrowError | None:
         original = exc.orig if isinstance(exc, DBAPIError) else exc
         if not isinstance(original, psycopg.OperationalError):

@@ -167,6 +167,15 @@ class SQLiteDialect(EngineDialect):
             "requested_pragmas": requested_pragmas(self.settings),
         }
 
+    def storage_figures(self, dbapi_connection: Any, url: URL) -> dict[str, int | None]:
+        page_count, page_size, free_pages = (
+            dbapi_connection.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "page_size",
+                                                                               "freelist_count"))
+        path = _file_path(url)
+        wal = path.with_name(path.name + "-wal") if path is not None else None
+        return {"size_bytes": page_count * page_size, "free_pages": free_pages, "page_size": page_size,
+                "wal_bytes": wal.stat().st_size if wal is not None and wal.exists() else 0}
+
     def translate_error(self, exc: BaseException, url: URL) -> OutgrowError | None:
         original = exc.orig if isinstance(exc, DBAPIError) else exc
         if not isinstance(original, sqlite3.DatabaseError):

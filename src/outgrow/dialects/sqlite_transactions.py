@@ -20,7 +20,9 @@ not help (sqlite.org/rescode.html#busy_snapshot). So, as Rails 8 and Django 5.1 
 from __future__ import annotations
 
 import re
+import sqlite3
 from functools import lru_cache
+from time import perf_counter
 from typing import Any
 
 from sqlalchemy import event
@@ -85,7 +87,9 @@ class TransactionControl:
     def install(self, engine: Engine) -> None:
         _use_tuned_connections(engine)
         # engine.execution_options() derives a new Engine that does not copy _connection_cls.
-        event.listen(engine, "set_engine_execution_options", lambda derived, _opts: _use_tuned_connections(derived))
+        # ... and a probe (outgrow.monitor) may have subclassed it: derived engines take the parent's class.
+        event.listen(engine, "set_engine_execution_options",
+                     lambda derived, _opts: _use_tuned_connections(derived, engine))
         event.listen(engine, "begin", self.on_begin)
         event.listen(engine, "before_cursor_execute", self.on_before_cursor_execute)
 
@@ -110,12 +114,23 @@ class TransactionControl:
             # Straight to the cursor: a full SQLAlchemy execution here cost ~40 us of the ~220 us a
             # read-then-write transaction took (profiled), time spent holding the write lock. Cleared only
             # once sent, so a BEGIN that failed is sent again before the next statement.
-            cursor.execute(f"BEGIN {mode}")
+            probe = getattr(conn.dialect, "_outgrow_probe", None)  # outgrow.monitor's, when instrumented
+            started = perf_counter()
+            try:
+                cursor.execute(f"BEGIN {mode}")
+            except sqlite3.OperationalError as exc:
+                if probe is not None:
+                    probe.begin_failed(exc)
+                raise
+            if probe is not None and mode != "DEFERRED":
+                end = perf_counter()
+                probe.lock_acquired(id(cursor.connection), end - started, end)  # the wait for the write lock
             conn._outgrow_pending_begin = None  # type: ignore[attr-defined]
 
 
-def _use_tuned_connections(engine: Engine) -> None:
-    engine._connection_cls = TunedConnection
+def _use_tuned_connections(engine: Engine, parent: Engine | None = None) -> None:
+    parent_class = parent._connection_cls if parent is not None else TunedConnection
+    engine._connection_cls = parent_class if issubclass(parent_class, TunedConnection) else TunedConnection
 
 
 def _checked_mode(mode: object) -> str:

@@ -68,6 +68,7 @@ class Recorder:
 
     def stop(self) -> None:
         """Stop the thread after one last flush."""
+        atexit.unregister(self.stop)
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
@@ -95,8 +96,8 @@ class Recorder:
                 self.capture_plans()
                 if sample:
                     self.sample_if_due(now)
-        except Exception:  # monitoring must never break the application
-            log.exception("outgrow monitor: flushing to %s failed", self.store.path)
+        except Exception as exc:  # monitoring must never break the application: one line in its log
+            log.warning("outgrow monitor: flushing to %s failed: %s: %s", self.store.path, type(exc).__name__, exc)
 
     # -- work -------------------------------------------------------------------------------------------
     def flush(self, now: float | None = None) -> Delta:

@@ -75,15 +75,15 @@ def test_downsampling_merges_buckets_and_keeps_percentiles(tmp_path: Path) -> No
     ends = sorted({at for at, *_ in five})
     assert ends == [start + 300, start + 600, start + 900]
     for end in ends:
-        members = [h for at, h in raw.items() if end - 300 <= at < end]
+        members = [h for at, h in raw.items() if end - 300 < at <= end]
         merged = Histogram.merged(members)
         stored = five[(end, "statement", "fp1", "")]
         assert stored.counts == merged.counts
         assert stored.quantile(0.95) == merged.quantile(0.95)
         assert stored.max == max(h.max for h in members)
     rows = {s.at: s for s in store.samples()}
-    assert rows[start + 300].size_bytes == 1009  # the window's last sample (at start + 270)
-    assert rows[start + 300].busy == sum(range(1, 10))
+    assert rows[start + 300].size_bytes == 1010  # the window's last sample (at start + 300)
+    assert rows[start + 300].busy == sum(range(1, 11))
     store.compact(start + 40 * 86400, raw_s=86400, five_minute_s=30 * 86400, hourly_s=365 * 86400)
     hourly = store.sample_histograms(3600)
     assert list(hourly) == [(start + 3600, "statement", "fp1", ""), (start + 3600, "lock_wait", "", "")] or \
@@ -98,7 +98,7 @@ def test_alerts_go_pending_firing_resolved_on_samples(tmp_path: Path) -> None:
     path = tmp_path / "alerts.db"
     make_database(path)
     settings = Settings(database_url=f"sqlite:///{path}", alert_db_size_bytes=1000, alert_for_s=60,
-                        monitor_flush_s=3600)
+                        monitor_flush_s=3600, monitor_sample_s=10)
     with connect(settings) as db:
         store = db.recorder.store  # type: ignore[union-attr]
         db.recorder.tick(sample=False)  # type: ignore[union-attr]

@@ -120,7 +120,8 @@ def test_lock_wait_and_busy_events_under_another_process(tmp_path: Path) -> None
     finally:
         holder.wait(timeout=10)
     busy = probe_of(impatient.engine).totals()  # type: ignore[union-attr]
-    assert busy.busy == 1 and busy.lock_wait.count == 0
+    assert busy.busy == 1
+    assert busy.lock_wait.count == 1 and busy.lock_wait.max < 0.3  # its short wait, refused, counts too
     waited = probe_of(patient.engine).totals()  # type: ignore[union-attr]
     assert waited.busy == 0
     assert waited.lock_wait.count == 1

@@ -120,7 +120,7 @@ class TransactionControl:
                 cursor.execute(f"BEGIN {mode}")
             except sqlite3.OperationalError as exc:
                 if probe is not None:
-                    probe.begin_failed(exc)
+                    probe.begin_failed(exc, perf_counter() - started)
                 raise
             if probe is not None and mode != "DEFERRED":
                 end = perf_counter()

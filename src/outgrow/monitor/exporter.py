@@ -36,8 +36,12 @@ class MetricsCollector(Collector):
         self.source = source
 
     def collect(self) -> Iterator[Metric]:
-        yield from snapshot_metrics(collect_metrics(self.source if self.source is not None else self.target,
-                                                    window_s=None))
+        # A Database is passed as itself (its recorder flushes first); anything else as the target built
+        # once, never a new engine per scrape.
+        from outgrow.engine import Database
+
+        source = self.source if isinstance(self.source, Database) else self.target
+        yield from snapshot_metrics(collect_metrics(source, window_s=None))
 
 
 def snapshot_metrics(snapshot: MetricsSnapshot) -> Iterator[Metric]:

@@ -13,6 +13,7 @@ merge exactly; compaction into 5-minute and hourly rows adds counts the same way
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from outgrow.errors import ConfigurationError
 from outgrow.monitor.histogram import Histogram
 
 __all__ = ["HISTORY_SUFFIX", "Delta", "FingerprintRow", "HistoryStore", "SampleRow", "Window", "default_history_path"]
@@ -136,9 +138,20 @@ class HistoryStore:
 
     @contextmanager
     def connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._open(write=write) as conn:
+                yield conn
+        except sqlite3.DatabaseError as exc:
+            raise ConfigurationError(f"cannot use the monitoring history {self.path}: {exc}",
+                                     hint="check OUTGROW_HISTORY_PATH (a SQLite file outgrow may create and "
+                                          "write), or remove a damaged history file") from None
+
+    @contextmanager
+    def _open(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+        fresh = not self.path.exists()  # also after someone deleted it: the schema is made again
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            if not self._ready:
+            if fresh or not self._ready:
                 conn.execute("PRAGMA journal_mode = WAL").fetchall()
                 conn.executescript(_SCHEMA)
                 self._ready = True
@@ -209,13 +222,15 @@ class HistoryStore:
             row = conn.execute("SELECT max(at) FROM samples WHERE resolution = 0").fetchone()
         return float(row[0]) if row[0] is not None else None
 
-    def take_sample(self, at: float, figures: dict[str, int | None], live_after: float) -> bool:
+    def take_sample(self, at: float, figures: dict[str, int | None], live_after: float,
+                    min_interval_s: float = 0.0) -> bool:
         """Move the inbox into one raw sample at ``at`` with the database ``figures`` (size_bytes, wal_bytes,
         free_pages, page_size). Processes that flushed after ``live_after`` count for the connection figures.
-        Returns False when another sampler took this one (a sample exists at or after ``at``)."""
+        Returns False when another sampler took this one: a sample exists less than ``min_interval_s`` before
+        ``at`` (checked under the write lock, so processes due at the same moment take one sample)."""
         with self.connect(write=True) as conn:
             previous = conn.execute("SELECT max(at) FROM samples WHERE resolution = 0").fetchone()[0]
-            if previous is not None and previous >= at:
+            if previous is not None and previous > at - min_interval_s:
                 return False
             first = conn.execute("SELECT min(at) FROM inbox").fetchone()[0]
             start = previous if previous is not None else (first if first is not None else at)
@@ -256,6 +271,7 @@ class HistoryStore:
         """Everything observed between ``start`` and ``end``, at any resolution, merged."""
         window = Window(start, end)
         with self.connect() as conn:
+            conn.execute("BEGIN")  # one snapshot: a sample moving the inbox meanwhile must not hide rows
             rows = list(conn.execute(
                 "SELECT kind, key, error, count, sum, max, buckets FROM sample_histograms WHERE at > ? AND at <= ?",
                 (start, end)))
@@ -272,6 +288,7 @@ class HistoryStore:
                                                 "GROUP BY name", (start, end)):
                     counters[name] = counters.get(name, 0) + value
             last = conn.execute("SELECT * FROM samples WHERE at <= ? ORDER BY at DESC LIMIT 1", (end,)).fetchone()
+            conn.execute("COMMIT")
         for (kind, key, error), histogram in merged.items():
             if kind == "statement":
                 window.statements[(key, error)] = histogram
@@ -357,7 +374,8 @@ def _downsample(conn: sqlite3.Connection, source: int, target: int, before: floa
     windows: dict[float, list[SampleRow]] = {}
     for row in rows:
         sample = SampleRow(*row)
-        windows.setdefault(float((int(sample.at // target) + 1) * target), []).append(sample)
+        # Windows are (end - target, end], as readers' (start, end] are: a sample on a boundary ends a window.
+        windows.setdefault(float(math.ceil(sample.at / target) * target), []).append(sample)
     for end, members in windows.items():
         last = members[-1]
         existing = conn.execute("SELECT * FROM samples WHERE resolution = ? AND at = ?", (target, end)).fetchone()

@@ -7,6 +7,7 @@ so nothing here is an event.
 from __future__ import annotations
 
 import threading
+import weakref
 from bisect import bisect_left
 from time import perf_counter
 from typing import Any
@@ -27,6 +28,7 @@ def wrap_execution(probe: Probe, dialect: Any) -> None:
     record, failed = probe._record, probe.failed
     defer = probe.system == "sqlite"
     clock = perf_counter
+    reference = weakref.ref
     # The default do_execute is cursor.execute(statement, parameters): calling that directly saves a frame.
     direct = getattr(execute, "__func__", None) is DefaultDialect.do_execute
 
@@ -42,9 +44,10 @@ def wrap_execution(probe: Probe, dialect: Any) -> None:
             failed(statement, end - started, exc, end)
             raise
         if defer and context is not None and cursor.description is not None:
-            fetching = getattr(context.root_connection, "_outgrow_fetching", None)
+            root = context.root_connection
+            fetching = getattr(root, "_outgrow_fetching", None)
             if fetching is not None:  # timed until SQLAlchemy closes the cursor: the rows are fetched
-                fetching[id(cursor)] = (statement, parameters, started)
+                fetching[id(cursor)] = (statement, parameters, started, reference(cursor, root._outgrow_dropped))
                 return
         if record(statement, started, parameters).writes:
             _write_done(probe, cursor)
@@ -61,9 +64,10 @@ def wrap_execution(probe: Probe, dialect: Any) -> None:
             end = clock()
             probe.lock_acquired(_connection_id(cursor), end - started, end)
         if defer and context is not None and cursor.description is not None:
-            fetching = getattr(context.root_connection, "_outgrow_fetching", None)
+            root = context.root_connection
+            fetching = getattr(root, "_outgrow_fetching", None)
             if fetching is not None:
-                fetching[id(cursor)] = (statement, None, started)
+                fetching[id(cursor)] = (statement, None, started, reference(cursor, root._outgrow_dropped))
                 return
         if record(statement, started, None).writes:
             _write_done(probe, cursor)
@@ -140,9 +144,11 @@ def fetch_timed_connections(probe: Probe, engine: Engine) -> None:
     """Make ``engine``'s Connections finish a statement's timing when SQLAlchemy closes its cursor.
 
     SQLAlchemy closes a result's cursor through ``Connection._safe_close_cursor`` once the rows are fetched
-    (or the result is closed). A result dropped unfinished is never closed: its statement is counted when
-    its Connection closes. (A cursor subclass with ``close``/``__del__`` did the same at about 2 µs more a
-    statement: Python-level cursor creation, close and finalizer.)
+    (or the result is closed). A result dropped unfinished is never closed: a weak reference to its cursor
+    records the statement when the cursor is collected (at once in CPython, before its id can be reused).
+    An error while fetching reaches ``_handle_dbapi_exception`` and is recorded as the statement's error.
+    (A cursor subclass with ``close``/``__del__`` did the same at about 2 µs more a statement:
+    Python-level cursor creation, close and finalizer.)
     """
     base = engine._connection_cls
 
@@ -152,10 +158,31 @@ def fetch_timed_connections(probe: Probe, engine: Engine) -> None:
     local, new_table, new_stats = probe._local, probe._table, probe._new_stats
     bounds, slow_s = BOUNDS, probe.slow_query_s
 
+    handle_error = base._handle_dbapi_exception
+
     class FetchTimedConnection(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            self._outgrow_fetching: dict[int, tuple[str, Any, float]] = {}
+            fetching: dict[int, tuple[str, Any, float, Any]] = {}
+            self._outgrow_fetching = fetching
+
+            def dropped(reference: Any) -> None:  # a result dropped unfinished: its cursor was collected
+                end = perf_counter()
+                for key, entry in list(fetching.items()):
+                    if entry[3] is reference:
+                        del fetching[key]
+                        record(entry[0], entry[2], entry[1], end)
+
+            self._outgrow_dropped = dropped
             super().__init__(*args, **kwargs)
+
+        def _handle_dbapi_exception(self, e: BaseException, statement: Any, parameters: Any, cursor: Any,
+                                    context: Any, is_sub_exec: bool = False) -> Any:
+            if cursor is not None and self._outgrow_fetching:
+                pending = self._outgrow_fetching.pop(id(cursor), None)
+                if pending is not None:  # failed while its rows were fetched
+                    end = perf_counter()
+                    probe.failed(pending[0], end - pending[2], e, end)
+            return handle_error(self, e, statement, parameters, cursor, context, is_sub_exec)
 
         def _safe_close_cursor(self, cursor: Any) -> None:
             fetching = self._outgrow_fetching
@@ -164,7 +191,7 @@ def fetch_timed_connections(probe: Probe, engine: Engine) -> None:
                 if pending is not None:
                     # record() inlined: a function call here measured +0.6 µs a statement (probe_overhead).
                     end = perf_counter()
-                    statement, parameters, started = pending
+                    statement, parameters, started, _reference = pending
                     seconds = end - started
                     try:
                         statements = local.statements
@@ -184,7 +211,7 @@ def fetch_timed_connections(probe: Probe, engine: Engine) -> None:
 
         def close(self) -> None:
             end = perf_counter()
-            for statement, parameters, started in self._outgrow_fetching.values():
+            for statement, parameters, started, _reference in self._outgrow_fetching.values():
                 record(statement, started, parameters, end)
             self._outgrow_fetching.clear()
             close(self)

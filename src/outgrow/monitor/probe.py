@@ -240,10 +240,16 @@ class Probe:
         table.lock_wait.observe(waited)
         self._write_started[connection_id] = end
 
-    def begin_failed(self, exc: BaseException) -> None:
-        """A BEGIN sent outside ``do_execute`` (by outgrow's TransactionControl) raised ``exc``."""
+    def begin_failed(self, exc: BaseException, waited: float = 0.0) -> None:
+        """A BEGIN sent outside ``do_execute`` (by outgrow's TransactionControl) raised ``exc`` after ``waited``
+        seconds: a busy one waited for the write lock the whole time, and that wait counts too."""
         if is_busy(exc):
             self.busy()
+            try:
+                table = self._local.table
+            except AttributeError:
+                table = self._table()
+            table.lock_wait.observe(waited)
 
     def busy(self) -> None:
         """A statement or BEGIN was refused because another connection held the lock."""

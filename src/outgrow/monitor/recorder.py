@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -30,7 +31,7 @@ from outgrow.settings import Settings
 __all__ = ["Recorder", "capture_plan", "sample_history", "storage_figures"]
 
 log = logging.getLogger("outgrow.monitor")
-_HISTOGRAMS = ("lock_wait", "write_transaction", "pool_wait")
+_EXPLAINED = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE"})
 
 
 class Recorder:
@@ -62,13 +63,13 @@ class Recorder:
             self._thread = threading.Thread(target=self._run, name="outgrow-monitor", daemon=True)
             self._thread.start()
             atexit.register(self.stop)
-            if hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=self._after_fork)
+            _RUNNING.add(self)
         return self
 
     def stop(self) -> None:
         """Stop the thread after one last flush."""
         atexit.unregister(self.stop)
+        _RUNNING.discard(self)
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
@@ -76,11 +77,13 @@ class Recorder:
         self.tick(sample=False)
 
     def _after_fork(self) -> None:
-        # A forked worker (gunicorn, multiprocessing) keeps its parent's counts as already flushed and its
-        # own identity from here on; the parent's thread did not survive the fork.
+        # A forked worker (gunicorn --preload, multiprocessing) leaves what its parent counted to the parent:
+        # it starts from the parent's totals as if flushed, under its own identity; the parent's thread did
+        # not survive the fork.
         self._new_process()
         self._lock = threading.Lock()
         self._thread = None
+        self._last = self.probe.totals()
         if not self._stop.is_set():
             self.start()
 
@@ -140,7 +143,8 @@ class Recorder:
             if error or stats.slowest < slow:
                 continue
             print_ = self._fingerprint(statement)
-            if print_.id not in self._planned:
+            # EXPLAIN only what has a plan: SQLite applies some pragmas even under EXPLAIN (query_only ...).
+            if print_.operation in _EXPLAINED and print_.id not in self._planned:
                 candidates.setdefault(print_.id, (statement, stats.slowest_parameters))
         if not candidates:
             return 0
@@ -173,6 +177,18 @@ class Recorder:
         return found
 
 
+_RUNNING: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for recorder in list(_RUNNING):
+        recorder._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # once per process, not once per recorder: handlers cannot be removed
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _since(current: Histogram, previous: Histogram | None) -> Histogram:
     """What ``current`` (cumulative) gained since ``previous``. The maximum is exact when it is new in this
     stretch; otherwise it is the upper bound of the highest bucket that gained, at most the old maximum."""
@@ -192,7 +208,8 @@ def sample_history(store: HistoryStore, engine: Engine, dialect: EngineDialect, 
     from outgrow.monitor.watch import after_sample  # alerts read metrics, which read the history
 
     figures = storage_figures(engine, dialect)
-    if not store.take_sample(now, figures, live_after=now - 3 * settings.monitor_flush_s):
+    if not store.take_sample(now, figures, live_after=now - 3 * settings.monitor_flush_s,
+                             min_interval_s=0.98 * settings.monitor_sample_s):
         return None
     store.compact(now, raw_s=settings.history_raw_hours * 3600, five_minute_s=settings.history_5min_days * 86400,
                   hourly_s=settings.history_hourly_days * 86400)

@@ -42,7 +42,13 @@ def run_monitor(settings: Settings, *, host: str | None = None, port: int | None
     port = port if port is not None else settings.metrics_port
     server = None
     if port:
-        server, _thread = start_http_server(port, addr=host, registry=metrics_registry(target))
+        try:
+            server, _thread = start_http_server(port, addr=host, registry=metrics_registry(target))
+        except OSError as exc:
+            db.close()
+            raise ConfigurationError(f"cannot serve /metrics on {host}:{port}: {exc.strerror or exc}",
+                                     hint="another process has the port: choose another with --port or "
+                                          "OUTGROW_METRICS_PORT (0: no exporter)") from None
         say(f"serving /metrics on http://{host}:{server.server_port}/metrics")
     writer = EmfWriter(emf_file) if emf else None
     stop = stop or threading.Event()

@@ -14,13 +14,13 @@ def test_top_level_api() -> None:
         "AuthenticationFailed", "BackupDamaged", "BackupError", "ConfigurationError", "Database", "DatabaseInfo",
         "DatabaseNotFound",
         "DatabaseUnavailable", "MigrationError", "NotASQLiteDatabase", "OutgrowError", "ServerUnreachable",
-        "Settings", "VerificationFailed", "__version__", "connect", "describe_database",
+        "Settings", "VerificationFailed", "__version__", "collect_metrics", "connect", "describe_database",
     ])
 
 
 @pytest.mark.parametrize("module", ["outgrow", "outgrow.errors", "outgrow.dialects", "outgrow.demo",
                                     "outgrow.testing", "outgrow.cli", "outgrow.migrate",
-                                    "outgrow.backup"])
+                                    "outgrow.backup", "outgrow.monitor"])
 def test_every_exported_name_exists(module: str) -> None:
     loaded = importlib.import_module(module)
     for name in loaded.__all__:

@@ -26,12 +26,13 @@ from outgrow.errors import (
 if TYPE_CHECKING:
     from outgrow.engine import Database, connect
     from outgrow.info import DatabaseInfo, describe_database
+    from outgrow.monitor import collect_metrics
     from outgrow.settings import Settings
 
 # Imported on first use: a process that needs only part of outgrow (a copy worker) need not load SQLAlchemy's
 # engine and pydantic (half a second).
 _LAZY = {"Database": "outgrow.engine", "connect": "outgrow.engine", "DatabaseInfo": "outgrow.info",
-         "describe_database": "outgrow.info", "Settings": "outgrow.settings"}
+         "describe_database": "outgrow.info", "Settings": "outgrow.settings", "collect_metrics": "outgrow.monitor"}
 
 
 def __getattr__(name: str) -> Any:
@@ -60,6 +61,7 @@ __all__ = [
     "Settings",
     "VerificationFailed",
     "__version__",
+    "collect_metrics",
     "connect",
     "describe_database",
 ]

@@ -101,11 +101,7 @@ def _write_done(probe: Probe, cursor: Any) -> None:
     if in_transaction:
         probe._write_started[key] = perf_counter()
     else:
-        try:
-            table = probe._local.table
-        except AttributeError:
-            table = probe._table()
-        table.write_transactions.observe(0.0)
+        probe._current().write_transactions.observe(0.0)
 
 
 def wrap_transactions(probe: Probe, dialect: Any) -> None:
@@ -239,11 +235,7 @@ def wrap_pool(probe: Probe, pool: Any) -> Any:
             with lock:
                 probe.waiting -= 1
                 probe.checkouts += 1
-            try:
-                table = probe._local.table
-            except AttributeError:
-                table = probe._table()
-            table.pool_wait.observe(waited)
+            probe._current().pool_wait.observe(waited)
 
     pool.connect = timed_connect
     pool.recreate = lambda: wrap_pool(probe, recreate())

@@ -29,7 +29,8 @@ from outgrow.monitor.snapshot import (
 from outgrow.settings import Settings
 from outgrow.urls import mask_url
 
-__all__ = ["MonitorTarget", "collect_metrics", "history_path_for", "snapshot_from_probe", "snapshot_from_window"]
+__all__ = ["MonitorTarget", "collect_metrics", "database_label", "history_path_for", "snapshot_from_probe",
+           "snapshot_from_window"]
 
 
 def history_path_for(settings: Settings) -> Path | None:
@@ -60,15 +61,16 @@ class MonitorTarget:
         if isinstance(source, Database):
             recorder = getattr(source, "recorder", None)
             return cls(source.engine, source.dialect, probe_of(source.engine),
-                       recorder.store if recorder is not None else _store(source.settings), _label(source.engine))
+                       recorder.store if recorder is not None else _store(source.settings),
+                       database_label(source.engine))
         if isinstance(source, Engine):
             settings = Settings(database_url=source.url.render_as_string(hide_password=False))
             return cls(source, dialect_for(source.url, settings), probe_of(source), _store(settings),
-                       _label(source))
+                       database_label(source))
         settings = source if isinstance(source, Settings) else Settings()
         # The reader's own statements are not the application's: no probe on this engine.
         db = connect(settings.model_copy(update={"monitor_enabled": False}), create=False)
-        return cls(db.engine, db.dialect, None, _store(settings), _label(db.engine))
+        return cls(db.engine, db.dialect, None, _store(settings), database_label(db.engine))
 
 
 def collect_metrics(source: Any = None, *, window_s: float | None = 300.0, now: float | None = None
@@ -169,7 +171,8 @@ def _flush_s(source: Any) -> float:
     return settings.monitor_flush_s if isinstance(settings, Settings) else Settings().monitor_flush_s
 
 
-def _label(engine: Engine) -> str:
+def database_label(engine: Engine) -> str:
+    """A SQLite path, or the URL with its password masked: how output names the database."""
     if engine.url.get_backend_name() == "sqlite":
         return str(engine.url.database or ":memory:")
     return mask_url(engine.url.render_as_string(hide_password=False))

@@ -169,6 +169,14 @@ class Probe:
         self._local.statements = table.statements
         return table
 
+    def _current(self) -> _ThreadTable:
+        """This thread's table (off the statement hot path, which binds its lookups in ``_recorder``)."""
+        try:
+            table: _ThreadTable = self._local.table
+        except AttributeError:
+            table = self._table()
+        return table
+
     def _new_stats(self, table: _ThreadTable, statement: str) -> _Stats:
         operation = self._kinds.get(statement)
         if operation is None:
@@ -215,10 +223,7 @@ class Probe:
 
     def failed(self, statement: str, seconds: float, exc: BaseException, end: float) -> None:
         """Record one statement that raised ``exc``."""
-        try:
-            table = self._local.table
-        except AttributeError:
-            table = self._table()
+        table = self._current()
         original = getattr(exc, "orig", None) or exc
         key = (statement, type(original).__name__)
         stats = table.errors.get(key)
@@ -233,10 +238,7 @@ class Probe:
 
     def lock_acquired(self, connection_id: int, waited: float, end: float) -> None:
         """A BEGIN IMMEDIATE/EXCLUSIVE took the write lock after ``waited`` seconds."""
-        try:
-            table = self._local.table
-        except AttributeError:
-            table = self._table()
+        table = self._current()
         table.lock_wait.observe(waited)
         self._write_started[connection_id] = end
 
@@ -245,27 +247,18 @@ class Probe:
         seconds: a busy one waited for the write lock the whole time, and that wait counts too."""
         if is_busy(exc):
             self.busy()
-            try:
-                table = self._local.table
-            except AttributeError:
-                table = self._table()
+            table = self._current()
             table.lock_wait.observe(waited)
 
     def busy(self) -> None:
         """A statement or BEGIN was refused because another connection held the lock."""
-        try:
-            table = self._local.table
-        except AttributeError:
-            table = self._table()
+        table = self._current()
         table.busy += 1
 
     def transaction_ended(self, connection_id: int) -> None:
         started = self._write_started.pop(connection_id, None)
         if started is not None:
-            try:
-                table = self._local.table
-            except AttributeError:
-                table = self._table()
+            table = self._current()
             table.write_transactions.observe(perf_counter() - started)
 
     # -- reading ---------------------------------------------------------------------------------------

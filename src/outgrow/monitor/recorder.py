@@ -205,6 +205,7 @@ def sample_history(store: HistoryStore, engine: Engine, dialect: EngineDialect, 
                    ) -> list[Any] | None:
     """Take one sample of ``engine``'s database into ``store`` at ``now``, compact the history and evaluate the
     alert rules; the alert events, or None when another process took this sample."""
+    from outgrow.monitor.metrics import database_label
     from outgrow.monitor.watch import after_sample  # alerts read metrics, which read the history
 
     figures = storage_figures(engine, dialect)
@@ -213,15 +214,7 @@ def sample_history(store: HistoryStore, engine: Engine, dialect: EngineDialect, 
         return None
     store.compact(now, raw_s=settings.history_raw_hours * 3600, five_minute_s=settings.history_5min_days * 86400,
                   hourly_s=settings.history_hourly_days * 86400)
-    return after_sample(store, settings, dialect.name, now, figures, database=_label(engine))
-
-
-def _label(engine: Engine) -> str:
-    from outgrow.urls import mask_url
-
-    if engine.url.get_backend_name() == "sqlite":
-        return str(engine.url.database or ":memory:")
-    return mask_url(engine.url.render_as_string(hide_password=False))
+    return after_sample(store, settings, dialect.name, now, figures, database=database_label(engine))
 
 
 def storage_figures(engine: Engine, dialect: EngineDialect) -> dict[str, int | None]:
